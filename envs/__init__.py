@@ -1,0 +1,39 @@
+"""The recommender ecosystem as a PettingZoo ParallelEnv: pure numpy, no Ray.
+
+Quick start::
+
+    import envs
+    env = envs.make_env("interest_evolution", num_sessions=4)
+    result = envs.rollout(env, envs.scripted_behaviours(env), episodes=2, seed=0)
+    print(result.mean_metrics())
+"""
+
+from envs.behaviours import (
+    SLATE_BASELINES,
+    ChoiceModelUser,
+    FollowTheTrend,
+    GreedyByAppeal,
+    GreedyByQuality,
+    PopularitySlate,
+    RandomAction,
+    RandomSlate,
+    StaticProvider,
+)
+from envs.catalog import Catalog, movielens_catalog, synthetic_catalog
+from envs.ecosystem import ROLES, USER_STATES, EcosystemConfig, RecEcosystemEnv, embed_catalog
+from envs.encoding import HashingTextEncoder, TextEncoder
+from envs.movielens import DataFileError, MovieLens100k, load_movielens_100k
+from envs.presets import CATALOGS, PRESETS, make_env, scripted_behaviours
+from envs.providers import ProviderModel
+from envs.rollout import RolloutResult, rollout
+from envs.users import MovieLensUsers, SyntheticUsers, UserModel, UserPopulation
+
+__all__ = [
+    "CATALOGS", "PRESETS", "ROLES", "SLATE_BASELINES", "USER_STATES", "Catalog",
+    "ChoiceModelUser", "DataFileError", "EcosystemConfig", "FollowTheTrend", "GreedyByAppeal",
+    "GreedyByQuality", "HashingTextEncoder", "MovieLens100k", "MovieLensUsers",
+    "PopularitySlate", "ProviderModel", "RandomAction", "RandomSlate", "RecEcosystemEnv",
+    "RolloutResult", "StaticProvider", "SyntheticUsers", "TextEncoder", "UserModel",
+    "UserPopulation", "embed_catalog", "load_movielens_100k", "make_env", "movielens_catalog",
+    "rollout", "scripted_behaviours", "synthetic_catalog",
+]

@@ -1,0 +1,655 @@
+"""``RecEcosystemEnv``: slate policies, users and providers as peer agents.
+
+A PettingZoo ``ParallelEnv``. ``num_sessions`` user sessions run concurrently; slot ``j``
+has a slate-policy agent ``slate_policy_{j}`` and a user agent ``user_{j}``; every
+provider is an agent ``provider_{p}``. Every live agent gets an observation and acts
+every step (PettingZoo's strict parallel contract).
+
+Timing (the pipeline). At step ``t``:
+
+1. ``user_j`` responds to the slate in its observation: the slate that ``slate_policy_j``
+   chose at step ``t - 1`` (at reset, and for a user who has just arrived, the
+   "cold-open" slate: the first ``slate_size`` retrieved candidates). Consuming, skipping
+   and leaving take effect now; ``slate_policy_j`` is rewarded now with that engagement,
+   i.e. one step after its choice.
+2. ``slate_policy_j`` picks ``slate_size`` of the ``num_candidates`` candidates in its
+   observation; that slate is shown to ``user_j`` at ``t + 1``. If the session ends at
+   ``t`` the slate is discarded and the new user gets a cold-open slate.
+3. ``provider_p`` releases (or not) an item; releases join the live catalog now and can
+   be retrieved for step ``t + 1``. A provider that left at ``t`` has its items withdrawn
+   from retrieval; a slate already committed at ``t`` is still shown once.
+4. The env retrieves the candidates of step ``t + 1`` for every session.
+
+Candidates: ``ceil(retrieval_share * num_candidates)`` live items nearest to the user state
+(excluding the user's recent history), found in a ``retrieval_dim``-dimensional PCA
+projection of the item vectors as an approximate-nearest-neighbour index would, ordered
+nearest first; the rest are distinct random live items.
+
+Item vectors: the encoder's embeddings of the item texts, centred on the catalog mean
+and re-normalised (removes the direction that all texts of one catalog share, so that
+affinities spread over [-1, 1]); computed once per (encoder, catalog) and cached.
+
+The user state seen by the slate policy is either ``"text"`` (the encoded text "profile +
+recently consumed titles", re-encoded only when it changes) or ``"item_mean"`` (the unit
+mean of the recent history's item vectors; the profile's embedding while the history is
+empty), centred like the item vectors.
+
+Action rules: a slate-policy action is ``MultiDiscrete([num_candidates] * slate_size)``,
+positions into the candidate list. Why positions and not scores: every RLlib algorithm
+with a categorical head supports MultiDiscrete, and a slate of ``S`` indices is the
+object the user sees. A position that repeats an earlier one is replaced by the
+first (nearest) candidate not yet in the slate and counted in ``duplicate_slate_items``.
+An action outside its space raises ``ValueError`` naming the agent, the action and the
+space.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from envs.catalog import Catalog
+from envs.encoding import HashingTextEncoder, TextEncoder, encode_checked, unit_rows
+from envs.metrics import EpisodeMetrics
+from envs.providers import ProviderMarket, ProviderModel
+from envs.users import (
+    MovieLensUsers,
+    SyntheticUsers,
+    UserModel,
+    UserPopulation,
+    budget_change,
+    drift_interest,
+    watch_time,
+)
+
+ROLES = ("slate_policy", "user", "provider")
+USER_STATES = ("text", "item_mean")
+FEATURE_BOUND = 5.0
+CANDIDATE_FEATURES = ("appeal", "popularity", "observed_satisfaction", "similarity")
+SLATE_FEATURES = ("appeal", "popularity")
+
+
+@dataclass(frozen=True)
+class EcosystemConfig:
+    """Sizes and dynamics of one ecosystem; the catalog and users are passed separately."""
+
+    num_sessions: int = 8
+    num_candidates: int = 10
+    slate_size: int = 2
+    horizon: int = 100
+    retrieval_share: float = 0.5
+    retrieval_dim: int = 32
+    user_state: str = "text"
+    reveal_quality: bool = False
+    user_model: UserModel = field(default_factory=UserModel)
+    provider_model: ProviderModel = field(default_factory=ProviderModel)
+
+    def __post_init__(self) -> None:
+        for name, low in (("num_sessions", 1), ("num_candidates", 2), ("slate_size", 1),
+                          ("horizon", 1), ("retrieval_dim", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{name}={value!r} must be an integer >= {low}")
+        if self.slate_size > self.num_candidates:
+            raise ValueError(f"slate_size={self.slate_size} must be <= num_candidates="
+                             f"{self.num_candidates}")
+        if not 0.0 <= self.retrieval_share <= 1.0:
+            raise ValueError(f"retrieval_share={self.retrieval_share!r} must be in [0, 1]")
+        if self.user_state not in USER_STATES:
+            raise ValueError(f"user_state={self.user_state!r} is not one of {USER_STATES}")
+        for name, cls in (("user_model", UserModel), ("provider_model", ProviderModel)):
+            if not isinstance(getattr(self, name), cls):
+                raise ValueError(f"{name} must be a {cls.__name__}, got "
+                                 f"{type(getattr(self, name)).__name__}")
+
+    @property
+    def num_retrieved(self) -> int:
+        return int(np.ceil(self.retrieval_share * self.num_candidates))
+
+    def with_overrides(self, **overrides: Any) -> EcosystemConfig:
+        """A copy with fields replaced; ``user_model`` / ``provider_model`` may be dicts of
+        their fields. Unknown names raise ``ValueError`` listing the allowed ones."""
+        allowed = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - allowed)
+        if unknown:
+            raise ValueError(f"unknown ecosystem parameter(s) {unknown}; allowed: "
+                             f"{sorted(allowed)}")
+        for name in ("user_model", "provider_model"):
+            if isinstance(overrides.get(name), dict):
+                sub = getattr(self, name)
+                sub_allowed = {f.name for f in fields(sub)}
+                bad = sorted(set(overrides[name]) - sub_allowed)
+                if bad:
+                    raise ValueError(f"unknown {name} parameter(s) {bad}; allowed: "
+                                     f"{sorted(sub_allowed)}")
+                overrides[name] = replace(sub, **overrides[name])
+        return replace(self, **overrides)
+
+
+# ----------------------------------------------------------------------------- embeddings
+
+_DEFAULT_ENCODER = HashingTextEncoder(64)
+_VECTOR_CACHE: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _cached(encoder: TextEncoder, key: str, compute: Any) -> Any:
+    try:
+        per_encoder = _VECTOR_CACHE.setdefault(encoder, {})
+    except TypeError:  # an encoder that cannot be weakly referenced is not cached
+        return compute()
+    if key not in per_encoder:
+        per_encoder[key] = compute()
+    return per_encoder[key]
+
+
+@dataclass(frozen=True, eq=False)
+class ItemVectors:
+    """Centred unit item vectors, their centre, and the PCA basis of the retrieval index."""
+
+    vectors: np.ndarray  # (n, d)
+    centre: np.ndarray  # (d,)
+    retrieval_basis: np.ndarray  # (d, r), orthonormal columns
+
+
+def embed_catalog(catalog: Catalog, encoder: TextEncoder, retrieval_dim: int) -> ItemVectors:
+    """Item vectors of ``catalog`` under ``encoder`` (cached per encoder and catalog)."""
+
+    def compute() -> ItemVectors:
+        raw = encode_checked(encoder, catalog.texts, "item texts")
+        centre = raw.mean(axis=0)
+        vectors = unit_rows(raw - centre)
+        d = vectors.shape[1]
+        if retrieval_dim == 0 or retrieval_dim >= d:
+            basis = np.eye(d, dtype=np.float32)
+        else:
+            _, _, vt = np.linalg.svd(vectors, full_matrices=False)
+            basis = vt[:retrieval_dim].T.astype(np.float32)
+        return ItemVectors(vectors, centre.astype(np.float32), np.ascontiguousarray(basis))
+
+    return _cached(encoder, f"items:{catalog.fingerprint()}:{retrieval_dim}", compute)
+
+
+def _encode_centred(encoder: TextEncoder, texts: list[str], centre: np.ndarray) -> np.ndarray:
+    return unit_rows(encode_checked(encoder, texts, "user state texts") - centre)
+
+
+# ----------------------------------------------------------------------------- the env
+
+
+class RecEcosystemEnv(ParallelEnv):
+    """The recommender ecosystem; see the module docstring for the timing and rules."""
+
+    metadata = {"name": "rec_ecosystem_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        users: SyntheticUsers | MovieLensUsers | UserPopulation,
+        config: EcosystemConfig | None = None,
+        encoder: TextEncoder | None = None,
+        learned_roles: frozenset[str] = frozenset(ROLES),
+        preset: str = "custom",
+        render_mode: str | None = None,
+    ) -> None:
+        self.config = cfg = config or EcosystemConfig()
+        self.catalog = catalog
+        self.encoder = encoder if encoder is not None else _DEFAULT_ENCODER
+        self.learned_roles = frozenset(learned_roles)
+        unknown_roles = sorted(self.learned_roles - set(ROLES))
+        if unknown_roles:
+            raise ValueError(f"learned_roles {unknown_roles} are not roles; allowed: {ROLES}")
+        self.preset = preset
+        if render_mode not in (None, "ansi"):
+            raise ValueError(f"render_mode={render_mode!r} is not one of [None, 'ansi']")
+        self.render_mode = render_mode
+
+        items = embed_catalog(catalog, self.encoder, cfg.retrieval_dim)
+        self.item_vectors = items.vectors
+        self._centre = items.centre
+        self._retrieval_basis = items.retrieval_basis
+        self._item_index = np.ascontiguousarray(items.vectors @ items.retrieval_basis)
+        self.embedding_dim = items.vectors.shape[1]
+        if isinstance(users, UserPopulation):
+            self.population = users
+        else:
+            self.population = users.build(catalog, self.item_vectors)
+        if self.population.interest.shape[1] != self.embedding_dim:
+            raise ValueError(f"user interests have dimension {self.population.interest.shape[1]}"
+                             f", item vectors {self.embedding_dim}")
+        self._profile_vectors = _cached(
+            self.encoder, f"profiles:{self.population.name}:{catalog.fingerprint()}",
+            lambda: _encode_centred(self.encoder, list(self.population.profiles), self._centre))
+
+        needed = cfg.num_candidates + cfg.user_model.history_length
+        live_at_reset = sum(int(np.ceil(cfg.provider_model.initial_live_fraction * c))
+                            for c in np.bincount(catalog.provider) if c)
+        if live_at_reset < needed:
+            raise ValueError(
+                f"catalog {catalog.name!r} has {live_at_reset} live items at reset; "
+                f"num_candidates + user_model.history_length = {needed} are needed")
+        self._min_live = needed
+
+        b, c, s, d = cfg.num_sessions, cfg.num_candidates, cfg.slate_size, self.embedding_dim
+        self.possible_agents = (
+            [f"slate_policy_{j}" for j in range(b)]
+            + [f"user_{j}" for j in range(b)]
+            + [f"provider_{p}" for p in range(catalog.num_providers)]
+        )
+        self.agents: list[str] = []
+        self.market = ProviderMarket(catalog, cfg.provider_model)
+        n_features = len(CANDIDATE_FEATURES) + int(cfg.reveal_quality)
+        unit = {"low": -1.0, "high": 1.0, "dtype": np.float32}
+        bounded = {"low": -FEATURE_BOUND, "high": FEATURE_BOUND, "dtype": np.float32}
+        slate_obs = spaces.Dict({
+            "user_state": spaces.Box(shape=(d,), **unit),
+            "candidates": spaces.Box(shape=(c, d), **unit),
+            "candidate_features": spaces.Box(shape=(c, n_features), **bounded),
+            "session": spaces.Box(0.0, 1.0, (2,), np.float32),
+        })
+        user_obs = spaces.Dict({
+            "interest": spaces.Box(shape=(d,), **unit),
+            "slate": spaces.Box(shape=(s, d), **unit),
+            "slate_features": spaces.Box(shape=(s, len(SLATE_FEATURES)), **bounded),
+            "budget": spaces.Box(0.0, 1.0, (1,), np.float32),
+        })
+        provider_obs = spaces.Box(0.0, 1.0, (self.market.observation_size(),), np.float32)
+        self._obs_spaces: dict[str, spaces.Space] = {}
+        self._act_spaces: dict[str, spaces.Space] = {}
+        for agent in self.possible_agents:
+            role = self.role_of(agent)
+            # A fresh space object per agent, so seeding one agent's space leaves the rest.
+            self._obs_spaces[agent] = {"slate_policy": slate_obs, "user": user_obs,
+                                       "provider": provider_obs}[role]
+            self._act_spaces[agent] = {
+                "slate_policy": lambda: spaces.MultiDiscrete([c] * s),
+                "user": lambda: spaces.Discrete(s + 2),
+                "provider": lambda: spaces.Discrete(catalog.num_topics + 1),
+            }[role]()
+        self._rng = np.random.default_rng()
+        self.metrics = EpisodeMetrics(b, catalog.num_items, catalog.num_providers,
+                                      catalog.prior_popularity)
+
+    # -- PettingZoo API -----------------------------------------------------------------
+
+    @staticmethod
+    def role_of(agent: str) -> str:
+        """``"slate_policy"``, ``"user"`` or ``"provider"`` for an agent id."""
+        return agent.rsplit("_", 1)[0]
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        return self._obs_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Space:
+        return self._act_spaces[agent]
+
+    @property
+    def num_sessions(self) -> int:
+        return self.config.num_sessions
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        cfg, b = self.config, self.config.num_sessions
+        self.t = 0
+        self.market.reset(self._rng)
+        self.metrics.reset()
+        n = self.catalog.num_items
+        self._item_impressions = np.zeros(n)
+        self._item_clicks = np.zeros(n)
+        self._item_utility = np.zeros(n)
+        self._history = np.full((b, cfg.user_model.history_length), -1, np.int64)
+        self._user = np.zeros(b, np.int64)
+        self._interest = np.zeros((b, self.embedding_dim), np.float32)
+        self._budget = np.zeros(b)
+        self._state = np.zeros((b, self.embedding_dim), np.float32)
+        self._retrieved = np.zeros((b, cfg.num_retrieved), np.int64)
+        self._refresh_live()
+        everyone = np.arange(b)
+        self._start_sessions(everyone)
+        self._retrieve(everyone)
+        self._shown = self._candidates[:, : cfg.slate_size].copy()
+        self.agents = list(self.possible_agents)
+        obs = self._observations()
+        return obs, {agent: {} for agent in self.agents}
+
+    def step(self, actions: dict[str, Any]):
+        slate, user, provider = self._actions_to_arrays(actions)
+        agents_before = self.agents
+        rewards, ended, leaving = self.step_arrays(slate, user, provider)
+        obs = self._observations(agents_before)
+        reward = dict(zip(self._slate_agents, rewards["slate_policy"].tolist(), strict=True))
+        reward.update(zip(self._user_agents, rewards["user"].tolist(), strict=True))
+        prov = rewards["provider"].tolist()
+        left = {f"provider_{p}" for p in leaving}
+        reward.update({a: prov[int(a.rsplit("_", 1)[1])] for a in agents_before
+                       if a.startswith("provider_")})
+        truncated = self.t >= self.config.horizon
+        terminations = {a: a in left for a in agents_before}
+        truncations = dict.fromkeys(agents_before, truncated)
+        infos: dict[str, dict] = {a: {} for a in agents_before}
+        if truncated:
+            summary = self.episode_metrics()
+            for a in agents_before:
+                infos[a]["episode_metrics"] = summary
+        return obs, reward, terminations, truncations, infos
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        lines = [f"t={self.t} live items={int(self.market.live.sum())} "
+                 f"active providers={int(self.market.active.sum())}"]
+        for j in range(self.config.num_sessions):
+            titles = "; ".join(self.catalog.titles[i] for i in self._shown[j])
+            lines.append(f"session {j}: budget {self._budget[j]:.1f} | slate: {titles}")
+        return "\n".join(lines)
+
+    def close(self) -> None:
+        pass
+
+    # -- vectorised core ----------------------------------------------------------------
+
+    @property
+    def _slate_agents(self) -> list[str]:
+        return self.possible_agents[: self.config.num_sessions]
+
+    @property
+    def _user_agents(self) -> list[str]:
+        b = self.config.num_sessions
+        return self.possible_agents[b: 2 * b]
+
+    def step_arrays(self, slate_actions: np.ndarray, user_actions: np.ndarray,
+                    provider_actions: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray,
+                                                           np.ndarray]:
+        """One step from role-batched actions: slates ``(B, S)``, user choices ``(B,)``,
+        provider releases ``(P,)`` (entries of providers that left are ignored).
+
+        Returns rewards per role (arrays over slots / providers), the slots whose session
+        ended and the providers that left (``agents`` is updated as by :meth:`step`).
+        Observations are read with :meth:`role_observations`. This is the fast path of
+        :func:`envs.rollout.rollout`.
+        """
+        cfg, um = self.config, self.config.user_model
+        b, s = cfg.num_sessions, cfg.slate_size
+        if getattr(self, "t", cfg.horizon) >= cfg.horizon:
+            raise RuntimeError("the episode is over (or never started): call reset() first")
+        self._check_arrays(slate_actions, user_actions, provider_actions)
+        rows = np.arange(b)
+        shown = self._shown
+
+        # 1. users respond to the slate shown now (chosen at t - 1)
+        clicked = user_actions < s
+        leave = user_actions == s + 1
+        item = shown[rows, np.minimum(user_actions, s - 1)]
+        item_vec = self.item_vectors[item]
+        aff = np.einsum("bd,bd->b", self._interest, item_vec)
+        quality = self.catalog.quality[item]
+        watch = np.where(clicked, watch_time(um, quality, aff), 0.0)
+        utility = np.where(clicked, quality + aff, 0.0)
+        self._budget += budget_change(um, clicked, watch, quality)
+        consumed = np.flatnonzero(clicked)
+        if consumed.size:
+            self._interest[consumed] = drift_interest(um, self._interest[consumed],
+                                                      item_vec[consumed])
+            self._history[consumed, 1:] = self._history[consumed, :-1]
+            self._history[consumed, 0] = item[consumed]
+        shown_owner = self.market.owner[shown]
+        self.metrics.record_slates(shown, self.item_vectors[shown], shown_owner)
+        self.metrics.record_responses(clicked, watch, utility)
+        np.add.at(self._item_impressions, shown.ravel(), 1.0)
+        np.add.at(self._item_clicks, item[consumed], 1.0)
+        np.add.at(self._item_utility, item[consumed], utility[consumed])
+        p_count = self.catalog.num_providers
+        impressions = np.bincount(shown_owner.ravel(), minlength=p_count).astype(float)
+        engagement = np.bincount(self.market.owner[item[consumed]], weights=watch[consumed],
+                                 minlength=p_count)
+
+        # 2. the slates chosen now are shown at t + 1
+        next_shown = self._slates_from_positions(slate_actions)
+
+        # 3. providers release and may leave
+        released = self.market.release(provider_actions, self.t, self._rng)
+        leaving = self.market.record(impressions, engagement,
+                                     self.catalog.topic[item[consumed]])
+        pm = cfg.provider_model
+        provider_reward = (pm.exposure_weight * impressions / (b * s)
+                           + engagement / (b * um.item_length) - pm.release_cost * released)
+
+        # 4. sessions that ended are taken by new users
+        ended = np.flatnonzero((self._budget <= 0) | leave)
+        changed = np.union1d(consumed, ended)
+        if ended.size:
+            self.metrics.end_sessions(ended)
+            self._start_sessions(ended)
+        self._update_states(np.setdiff1d(consumed, ended))
+        if self.market.live_changed:
+            self._refresh_live()
+            changed = rows
+        self._retrieve(changed)
+        next_shown[ended] = self._candidates[ended, :s]
+        self._shown = next_shown
+        self.t += 1
+        if self.t >= cfg.horizon:
+            self.agents = []
+        elif leaving.size:
+            gone = {f"provider_{p}" for p in leaving}
+            self.agents = [a for a in self.agents if a not in gone]
+        rewards = {"slate_policy": watch, "user": utility, "provider": provider_reward}
+        return rewards, ended, leaving
+
+    def role_observations(self) -> dict[str, Any]:
+        """Observations of every slot / provider, batched by role (fresh arrays)."""
+        cfg = self.config
+        cand = self._candidates
+        cand_vec = self.item_vectors[cand]
+        similarity = np.einsum("bd,bcd->bc", self._state, cand_vec)
+        features = [self.catalog.appeal[cand], self._popularity(cand),
+                    self._observed_satisfaction(cand), similarity]
+        if cfg.reveal_quality:
+            features.append(self.catalog.quality[cand])
+        steps = self.metrics.session_steps
+        session = np.stack([np.minimum(1.0, steps / cfg.horizon),
+                            self.metrics.session_clicks / np.maximum(1, steps)], axis=1)
+        shown = self._shown
+        slate_features = np.stack([self.catalog.appeal[shown], self._popularity(shown)], axis=2)
+        budget = np.clip(self._budget / cfg.user_model.budget, 0.0, 1.0)[:, None]
+        return {
+            "slate_policy": {
+                "user_state": self._state.copy(),
+                "candidates": cand_vec,
+                "candidate_features": np.clip(np.stack(features, axis=2), -FEATURE_BOUND,
+                                              FEATURE_BOUND).astype(np.float32),
+                "session": session.astype(np.float32),
+            },
+            "user": {
+                "interest": self._interest.copy(),
+                "slate": self.item_vectors[shown],
+                "slate_features": slate_features.astype(np.float32),
+                "budget": budget.astype(np.float32),
+            },
+            "provider": self.market.observations(),
+        }
+
+    def episode_metrics(self) -> dict[str, float]:
+        """The metrics of the episode so far (see :mod:`envs.metrics`)."""
+        return self.metrics.summary(self.market.ever_live, int(self.market.active.sum()))
+
+    def state(self) -> np.ndarray:
+        """Global state for centralised critics: user interests, budgets, provider
+        summaries and topic demand, flattened."""
+        budget = np.clip(self._budget / self.config.user_model.budget, 0.0, 1.0)
+        return np.concatenate([self._interest.ravel(), budget, self.market.observations()[:, :4]
+                               .ravel(), self.market.demand_ema]).astype(np.float32)
+
+    @property
+    def candidate_items(self) -> np.ndarray:
+        """Catalog indices ``(B, C)`` of the candidates in the current observations."""
+        return self._candidates.copy()
+
+    @property
+    def shown_items(self) -> np.ndarray:
+        """Catalog indices ``(B, S)`` of the slates the users see now."""
+        return self._shown.copy()
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _observations(self, agents: list[str] | None = None) -> dict[str, Any]:
+        batch = self.role_observations()
+        b = self.config.num_sessions
+        sp, us = batch["slate_policy"], batch["user"]
+        obs: dict[str, Any] = {}
+        for j in range(b):
+            obs[f"slate_policy_{j}"] = {k: v[j] for k, v in sp.items()}
+            obs[f"user_{j}"] = {k: v[j] for k, v in us.items()}
+        prov = batch["provider"]
+        wanted = self.agents if agents is None else agents
+        for a in wanted[2 * b:]:
+            obs[a] = prov[int(a.rsplit("_", 1)[1])]
+        return obs
+
+    def _popularity(self, items: np.ndarray) -> np.ndarray:
+        clicks = self.catalog.prior_popularity[items] + self._item_clicks[items]
+        return np.log1p(clicks) / np.log1p(self.catalog.prior_popularity.max() + 1.0)
+
+    def _observed_satisfaction(self, items: np.ndarray) -> np.ndarray:
+        """Running mean utility of an item's consumptions this episode (prior: one
+        pseudo-consumption of utility 0): what a platform learns from logged feedback."""
+        return self._item_utility[items] / (self._item_clicks[items] + 1.0)
+
+    def _start_sessions(self, slots: np.ndarray) -> None:
+        um = self.config.user_model
+        users = self._rng.integers(0, self.population.num_users, slots.size)
+        self._user[slots] = users
+        self._interest[slots] = self.population.interest[users]
+        self._budget[slots] = um.budget
+        self._history[slots] = -1
+        self._state[slots] = (self._profile_vectors[users] if self.config.user_state ==
+                              "item_mean" else self._state_from_text(slots))
+
+    def _update_states(self, slots: np.ndarray) -> None:
+        if slots.size == 0:
+            return
+        if self.config.user_state == "text":
+            self._state[slots] = self._state_from_text(slots)
+            return
+        hist = self._history[slots]
+        vecs = self.item_vectors[np.maximum(hist, 0)] * (hist >= 0)[..., None]
+        self._state[slots] = unit_rows(vecs.sum(axis=1))
+
+    def state_texts(self, slots: np.ndarray) -> list[str]:
+        """The user-state texts of slots: profile plus recently consumed titles."""
+        texts = []
+        for j in slots:
+            profile = self.population.profiles[self._user[j]]
+            recent = [self.catalog.titles[i] for i in self._history[j] if i >= 0]
+            texts.append(f"{profile} Recently watched: {'; '.join(recent)}." if recent
+                         else profile)
+        return texts
+
+    def _state_from_text(self, slots: np.ndarray) -> np.ndarray:
+        return _encode_centred(self.encoder, self.state_texts(slots), self._centre)
+
+    def _refresh_live(self) -> None:
+        live = self.market.live
+        self._live_items = np.flatnonzero(live)
+        self._live_order = self._rng.permutation(self._live_items)
+        self._not_live = ~live
+        self.market.live_changed = False
+
+    def _retrieve(self, slots: np.ndarray) -> None:
+        """Recomputes the nearest candidates of ``slots``; draws random ones for all."""
+        cfg = self.config
+        r, c = cfg.num_retrieved, cfg.num_candidates
+        if r and slots.size:
+            scores = (self._state[slots] @ self._retrieval_basis) @ self._item_index.T
+            scores[:, self._not_live] = -np.inf
+            hist = self._history[slots]
+            hr, hc = np.nonzero(hist >= 0)
+            scores[hr, hist[hr, hc]] = -np.inf
+            top = np.argpartition(-scores, r - 1, axis=1)[:, :r]
+            order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1)
+            self._retrieved[slots] = np.take_along_axis(top, order, axis=1)
+        b, n_random = cfg.num_sessions, c - r
+        live_order, n_live = self._live_order, self._live_order.size
+        start = self._rng.integers(0, n_live, b)
+        random_items = live_order[(start[:, None] + np.arange(n_random)) % n_live]
+        if r and n_random:
+            clash = (random_items[:, :, None] == self._retrieved[:, None, :]).any(axis=(1, 2))
+            for j in np.flatnonzero(clash):
+                pool = np.setdiff1d(live_order, self._retrieved[j], assume_unique=True)
+                random_items[j] = self._rng.choice(pool, n_random, replace=False)
+        self._candidates = np.concatenate([self._retrieved, random_items], axis=1)
+
+    def _slates_from_positions(self, positions: np.ndarray) -> np.ndarray:
+        """Candidate positions ``(B, S)`` to items, replacing repeats (see module doc)."""
+        b, s = positions.shape
+        rows = np.arange(b)
+        used = np.zeros((b, self.config.num_candidates), bool)
+        chosen = positions.copy()
+        for k in range(s):
+            pos = chosen[:, k]
+            dup = used[rows, pos]
+            if dup.any():
+                pos[dup] = np.argmax(~used[dup], axis=1)
+                self.metrics.duplicates += int(dup.sum())
+            used[rows, pos] = True
+        return self._candidates[rows[:, None], chosen]
+
+    def _check_arrays(self, slate: np.ndarray, user: np.ndarray, provider: np.ndarray) -> None:
+        cfg = self.config
+        b, s, c = cfg.num_sessions, cfg.slate_size, cfg.num_candidates
+        checks = (
+            ("slate_policy", slate, (b, s), c),
+            ("user", user, (b,), s + 2),
+            ("provider", provider, (self.catalog.num_providers,), self.catalog.num_topics + 1),
+        )
+        for role, arr, shape, high in checks:
+            ok_type = isinstance(arr, np.ndarray) and arr.dtype.kind in "iu"
+            if ok_type and arr.shape == shape:
+                bad = (arr < 0) | (arr >= high)
+                if role == "provider":
+                    bad &= self.market.active
+                if not bad.any():
+                    continue
+                index = np.argwhere(bad)[0][0]
+            else:
+                index = None
+            raise self._action_error(role, arr, index, shape)
+
+    def _action_error(self, role: str, arr: Any, index: int | None,
+                      shape: tuple[int, ...]) -> ValueError:
+        if index is None:
+            got = getattr(arr, "dtype", type(arr).__name__)
+            return ValueError(f"{role} actions must be an integer array of shape {shape}, got "
+                              f"{getattr(arr, 'shape', None)} of {got}")
+        agent = f"{role}_{index}"
+        return ValueError(f"invalid action {arr[index].tolist()!r} for agent {agent!r}: not in "
+                          f"{self.action_space(agent)}")
+
+    def _actions_to_arrays(self, actions: dict[str, Any]) -> tuple[np.ndarray, ...]:
+        missing = [a for a in self.agents if a not in actions]
+        extra = [a for a in actions if a not in self.agents]
+        if missing or extra:
+            raise ValueError(f"actions must be given for exactly the live agents; missing "
+                             f"{missing[:5]}{'...' if len(missing) > 5 else ''}, not live "
+                             f"or unknown {extra[:5]}")
+        b, s = self.config.num_sessions, self.config.slate_size
+        slate = np.stack([self._agent_action(actions, a, (s,)) for a in self._slate_agents])
+        user = np.array([self._agent_action(actions, a, ()) for a in self._user_agents])
+        provider = np.zeros(self.catalog.num_providers, np.int64)
+        for a in self.agents[2 * b:]:
+            provider[int(a.rsplit("_", 1)[1])] = self._agent_action(actions, a, ())
+        return slate, user, provider
+
+    def _agent_action(self, actions: dict[str, Any], agent: str,
+                      shape: tuple[int, ...]) -> np.ndarray:
+        value = np.asarray(actions[agent])
+        if value.shape != shape or value.dtype.kind not in "iu":
+            raise ValueError(f"invalid action {actions[agent]!r} for agent {agent!r}: not in "
+                             f"{self.action_space(agent)}")
+        return value.astype(np.int64)
+

@@ -1,0 +1,122 @@
+"""Episode metrics of the recommender ecosystem, emitted in ``infos`` at episode end.
+
+| key | meaning | range |
+|---|---|---|
+| ``engagement_total`` | watch time summed over all sessions of the episode | >= 0 |
+| ``engagement_per_session`` | mean watch time of a session | >= 0 |
+| ``ctr`` | clicks / slates shown | [0, 1] |
+| ``session_length`` | mean steps of a session | >= 1 |
+| ``user_utility`` | mean utility (quality + affinity of consumed items) of a session | real |
+| ``catalog_coverage`` | distinct items shown / items live at some point of the episode | [0, 1] |
+| ``intra_list_diversity`` | mean over slates of mean pairwise ``1 - cos`` of the items | [0, 2] |
+| ``novelty`` | mean self-information ``-log2 p(i)``, ``p`` from prior popularity | >= 0 |
+| ``provider_exposure_gini`` | Gini coefficient of impressions across all providers | [0, 1] |
+| ``active_providers`` | providers still on the platform at the end | 0..P |
+| ``duplicate_slate_items`` | slate positions that repeated an item and were replaced | >= 0 |
+| ``sessions``, ``sessions_completed`` | sessions seen / ended by budget or leaving | >= 0 |
+
+Session means (engagement, length, utility) are over sessions that *ended* in the
+episode; when none ended they are over the sessions still running at the horizon.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def gini(values: np.ndarray) -> float:
+    """Gini coefficient of non-negative values (0 equal, -> 1 concentrated)."""
+    x = np.sort(np.asarray(values, dtype=np.float64))
+    if x.size == 0 or x.sum() <= 0:
+        return 0.0
+    ranks = np.arange(1, x.size + 1)
+    return float((2 * ranks - x.size - 1) @ x / (x.size * x.sum()))
+
+
+class EpisodeMetrics:
+    """Accumulates one episode's metrics, vectorised over session slots."""
+
+    def __init__(self, num_sessions: int, num_items: int, num_providers: int,
+                 prior_popularity: np.ndarray) -> None:
+        p = (prior_popularity + 1.0) / (prior_popularity.sum() + prior_popularity.size)
+        self.self_information = -np.log2(p)
+        self.num_sessions = num_sessions
+        self.num_items = num_items
+        self.num_providers = num_providers
+        self.reset()
+
+    def reset(self) -> None:
+        b = self.num_sessions
+        self.session_engagement = np.zeros(b)
+        self.session_utility = np.zeros(b)
+        self.session_steps = np.zeros(b, np.int64)
+        self.session_clicks = np.zeros(b, np.int64)
+        self.ended_engagement: list[float] = []
+        self.ended_utility: list[float] = []
+        self.ended_steps: list[int] = []
+        self.slates = 0
+        self.clicks = 0
+        self.engagement_total = 0.0
+        self.shown = np.zeros(self.num_items, bool)
+        self.provider_impressions = np.zeros(self.num_providers)
+        self.diversity_sum = 0.0
+        self.novelty_sum = 0.0
+        self.impressions = 0
+        self.duplicates = 0
+
+    def record_slates(self, slates: np.ndarray, slate_vectors: np.ndarray,
+                      owners: np.ndarray) -> None:
+        """Slates ``(B, S)`` shown this step with their item vectors ``(B, S, d)``."""
+        b, s = slates.shape
+        self.slates += b
+        self.impressions += slates.size
+        self.shown[slates.ravel()] = True
+        self.provider_impressions += np.bincount(owners.ravel(), minlength=self.num_providers)
+        self.novelty_sum += float(self.self_information[slates].sum())
+        if s > 1:
+            cos = np.einsum("bid,bjd->bij", slate_vectors, slate_vectors)
+            pair_sum = (cos.sum(axis=(1, 2)) - np.trace(cos, axis1=1, axis2=2)) / 2
+            self.diversity_sum += float((1.0 - pair_sum / (s * (s - 1) / 2)).sum())
+
+    def record_responses(self, clicked: np.ndarray, engagement: np.ndarray,
+                         utility: np.ndarray) -> None:
+        self.clicks += int(clicked.sum())
+        self.engagement_total += float(engagement.sum())
+        self.session_engagement += engagement
+        self.session_utility += utility
+        self.session_steps += 1
+        self.session_clicks += clicked
+
+    def end_sessions(self, ended: np.ndarray) -> None:
+        """Closes the sessions of the slots in ``ended`` (indices) and zeroes them."""
+        self.ended_engagement.extend(self.session_engagement[ended].tolist())
+        self.ended_utility.extend(self.session_utility[ended].tolist())
+        self.ended_steps.extend(self.session_steps[ended].tolist())
+        for acc in (self.session_engagement, self.session_utility, self.session_steps,
+                    self.session_clicks):
+            acc[ended] = 0
+
+    def summary(self, ever_live: np.ndarray, active_providers: int) -> dict[str, float]:
+        if self.ended_steps:
+            eng, util, steps = self.ended_engagement, self.ended_utility, self.ended_steps
+        else:
+            running = self.session_steps > 0
+            eng = self.session_engagement[running].tolist()
+            util = self.session_utility[running].tolist()
+            steps = self.session_steps[running].tolist()
+        running_now = int((self.session_steps > 0).sum())
+        return {
+            "engagement_total": self.engagement_total,
+            "engagement_per_session": float(np.mean(eng)) if eng else 0.0,
+            "ctr": self.clicks / max(1, self.slates),
+            "session_length": float(np.mean(steps)) if steps else 0.0,
+            "user_utility": float(np.mean(util)) if util else 0.0,
+            "catalog_coverage": float(self.shown.sum() / max(1, ever_live.sum())),
+            "intra_list_diversity": self.diversity_sum / max(1, self.slates),
+            "novelty": self.novelty_sum / max(1, self.impressions),
+            "provider_exposure_gini": gini(self.provider_impressions),
+            "active_providers": float(active_providers),
+            "duplicate_slate_items": float(self.duplicates),
+            "sessions": float(len(self.ended_steps) + running_now),
+            "sessions_completed": float(len(self.ended_steps)),
+        }

@@ -1,0 +1,196 @@
+"""The user model: who the users are, how they choose from a slate, what consuming does.
+
+A user has a profile text, a latent *interest* (a unit vector in the item-vector space,
+see :mod:`envs.ecosystem` for how item vectors are made), a short history and a time
+*budget*. Per step, with the slate ``s_1..s_S`` shown to them:
+
+- **Choice** (conditional logit with a no-click option): item ``k`` has score
+  ``appeal_weight * appeal_k + affinity_weight * <interest, v_k>``, "no click" has score
+  ``no_click_score``; probabilities are the softmax of scores / ``choice_temperature``.
+  This is the calibrated choice model that scripted users sample from
+  (:class:`envs.behaviours.ChoiceModelUser`).
+- **Consumption** of item ``i`` with affinity ``a = <interest, v_i>``: watch time
+  (the engagement) ``item_length * sigmoid(quality_i + watch_affinity_weight * a)``;
+  utility (the user's satisfaction, their reward) ``quality_i + a``.
+- **Budget**: every step costs ``step_cost`` (browsing the slate); a consumption also
+  costs its watch time and gives back ``quality_return * watch * quality`` (good items
+  make the user want to stay, RecSim's alpha). The session ends when the budget is spent
+  or the user leaves; a new user then takes the slot.
+- **Interest drift** toward what is consumed:
+  ``interest <- unit((1 - interest_drift) * interest + interest_drift * v_i)``.
+
+Appeal gets the click, quality earns the watch time and the longer session: a slate
+policy that maximises clicks by appeal loses engagement per session to one that shows
+quality (RecSim's interest-evolution lesson, Ie et al. 2019, arXiv:1909.04847).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from envs.catalog import Catalog
+from envs.encoding import unit_rows
+from envs.movielens import MovieLens100k
+
+
+@dataclass(frozen=True)
+class UserModel:
+    """Parameters of the choice model and the session dynamics (see module docstring)."""
+
+    appeal_weight: float = 1.0
+    affinity_weight: float = 3.0
+    no_click_score: float = 0.0
+    choice_temperature: float = 1.0
+    item_length: float = 4.0
+    watch_affinity_weight: float = 1.0
+    budget: float = 60.0
+    step_cost: float = 0.5
+    quality_return: float = 0.9 / 3.4
+    interest_drift: float = 0.1
+    history_length: int = 5
+
+    def __post_init__(self) -> None:
+        positive = ("choice_temperature", "item_length", "budget")
+        non_negative = ("step_cost", "quality_return")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ValueError(f"user_model.{name}={getattr(self, name)!r} must be > 0")
+        for name in non_negative:
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"user_model.{name}={getattr(self, name)!r} must be >= 0")
+        if not 0 <= self.interest_drift <= 1:
+            raise ValueError(f"user_model.interest_drift={self.interest_drift!r} must be in "
+                             "[0, 1]")
+        if not isinstance(self.history_length, int) or self.history_length < 1:
+            raise ValueError(f"user_model.history_length={self.history_length!r} must be an "
+                             "integer >= 1")
+
+
+def affinity(interest: np.ndarray, item_vectors: np.ndarray) -> np.ndarray:
+    """``<interest_b, v_bk>`` for interests ``(B, d)`` and item vectors ``(B, K, d)``."""
+    return np.einsum("bd,bkd->bk", interest, item_vectors)
+
+
+def choice_scores(model: UserModel, appeal: np.ndarray, item_affinity: np.ndarray) -> np.ndarray:
+    """Logits ``(B, S + 1)`` of the conditional logit; the last column is "no click"."""
+    scores = model.appeal_weight * appeal + model.affinity_weight * item_affinity
+    no_click = np.full((scores.shape[0], 1), model.no_click_score, dtype=scores.dtype)
+    return np.concatenate([scores, no_click], axis=1) / model.choice_temperature
+
+
+def choice_probabilities(model: UserModel, appeal: np.ndarray,
+                         item_affinity: np.ndarray) -> np.ndarray:
+    """Softmax of :func:`choice_scores`: ``(B, S + 1)``, rows sum to one."""
+    scores = choice_scores(model, appeal, item_affinity)
+    scores = scores - scores.max(axis=1, keepdims=True)
+    expd = np.exp(scores)
+    return expd / expd.sum(axis=1, keepdims=True)
+
+
+def watch_time(model: UserModel, quality: np.ndarray, item_affinity: np.ndarray) -> np.ndarray:
+    """Engagement of a consumption: ``item_length * sigmoid(quality + w * affinity)``."""
+    x = quality + model.watch_affinity_weight * item_affinity
+    return model.item_length / (1.0 + np.exp(-x))
+
+
+def budget_change(model: UserModel, clicked: np.ndarray, watch: np.ndarray,
+                  quality: np.ndarray) -> np.ndarray:
+    """Budget change of one step; ``watch`` and ``quality`` are ignored where not clicked."""
+    consumed = np.where(clicked, -watch + model.quality_return * watch * quality, 0.0)
+    return consumed - model.step_cost
+
+
+def drift_interest(model: UserModel, interest: np.ndarray, consumed: np.ndarray) -> np.ndarray:
+    """Interests ``(B, d)`` moved toward the consumed item vectors ``(B, d)``."""
+    rate = model.interest_drift
+    return unit_rows((1.0 - rate) * interest + rate * consumed)
+
+
+# ----------------------------------------------------------------------------- populations
+
+
+@dataclass(frozen=True, eq=False)
+class UserPopulation:
+    """The users that sessions draw from: profile texts and initial interests."""
+
+    name: str
+    profiles: tuple[str, ...]
+    interest: np.ndarray  # (num_users, d) unit vectors in item-vector space
+
+    @property
+    def num_users(self) -> int:
+        return len(self.profiles)
+
+
+@dataclass(frozen=True)
+class SyntheticUsers:
+    """Personas who each like two topics (a primary one weighted 0.7, a secondary 0.3)."""
+
+    num_users: int = 1000
+    seed: int = 0
+
+    def build(self, catalog: Catalog, item_vectors: np.ndarray) -> UserPopulation:
+        if not isinstance(self.num_users, int) or self.num_users < 1:
+            raise ValueError(f"num_users={self.num_users!r} must be an integer >= 1")
+        rng = np.random.default_rng(self.seed)
+        centroids = topic_centroids(catalog, item_vectors)
+        present = np.flatnonzero(np.linalg.norm(centroids, axis=1) > 0)
+        pairs = np.stack([rng.choice(present, 2, replace=present.size < 2)
+                          for _ in range(self.num_users)])
+        noise = rng.normal(0, 0.3 / np.sqrt(item_vectors.shape[1]),
+                           (self.num_users, item_vectors.shape[1]))
+        interest = unit_rows(0.7 * centroids[pairs[:, 0]] + 0.3 * centroids[pairs[:, 1]]
+                             + noise)
+        names = catalog.topic_names
+        profiles = tuple(f"A viewer who enjoys {names[a]} and sometimes {names[b]}."
+                         for a, b in pairs)
+        return UserPopulation(f"synthetic-{self.num_users}-seed{self.seed}", profiles, interest)
+
+
+@dataclass(frozen=True, eq=False)
+class MovieLensUsers:
+    """MovieLens-100k users: demographics as the profile, interests from their ratings.
+
+    A user's interest is ``unit(sum_i (r_ui - RATING_PIVOT) * v_i)`` over the movies they
+    rated (``rating_mask`` selects a training split): liked movies pull, disliked ones
+    push. A user with no usable ratings gets the unit mean of the catalog's vectors.
+    """
+
+    data: MovieLens100k
+    rating_mask: np.ndarray | None = None
+
+    RATING_PIVOT = 3.0
+
+    def build(self, catalog: Catalog, item_vectors: np.ndarray) -> UserPopulation:
+        data = self.data
+        mask = (np.ones(len(data.rating_value), bool) if self.rating_mask is None
+                else self.rating_mask)
+        interest = movielens_interests(data, item_vectors, mask, self.RATING_PIVOT)
+        profiles = tuple(
+            f"A {age}-year-old {'man' if gender == 'M' else 'woman'} who works as "
+            f"{'an' if occ[:1] in 'aeiou' else 'a'} {occ}."
+            for age, gender, occ in zip(data.user_age, data.user_gender, data.user_occupation,
+                                        strict=True)
+        )
+        return UserPopulation("movielens-100k-users", profiles, interest)
+
+
+def movielens_interests(data: MovieLens100k, item_vectors: np.ndarray, rating_mask: np.ndarray,
+                        pivot: float) -> np.ndarray:
+    """Rating-weighted sums of rated item vectors, one unit vector per user."""
+    users, items = data.rating_user[rating_mask], data.rating_item[rating_mask]
+    weights = (data.rating_value[rating_mask] - pivot).astype(np.float32)
+    interest = np.zeros((len(data.user_ids), item_vectors.shape[1]), np.float32)
+    np.add.at(interest, users, weights[:, None] * item_vectors[items])
+    empty = np.linalg.norm(interest, axis=1) < 1e-9
+    interest[empty] = item_vectors.mean(axis=0)
+    return unit_rows(interest)
+
+
+def topic_centroids(catalog: Catalog, item_vectors: np.ndarray) -> np.ndarray:
+    """Unit mean item vector of each topic ``(num_topics, d)``; zero for empty topics."""
+    sums = np.zeros((catalog.num_topics, item_vectors.shape[1]), np.float32)
+    np.add.at(sums, catalog.topic, item_vectors)
+    return unit_rows(sums)
