@@ -233,7 +233,8 @@ def movielens_quality(data: MovieLens100k, rating_mask: np.ndarray | None = None
     return (sums + m * global_mean) / (counts + m)
 
 
-def movielens_catalog(data: MovieLens100k, num_providers: int = 20) -> Catalog:
+def movielens_catalog(data: MovieLens100k, num_providers: int = 20,
+                      rating_mask: np.ndarray | None = None) -> Catalog:
     """MovieLens-100k movies as a catalog.
 
     - text: ``"<title> (<year>). Genres: <g1>, <g2>."``
@@ -241,23 +242,27 @@ def movielens_catalog(data: MovieLens100k, num_providers: int = 20) -> Catalog:
     - quality: Bayesian-smoothed mean rating, standardised and clipped to [-3, 3]
     - appeal: log(1 + number of ratings), standardised: popular titles attract clicks
     - provider: studio buckets of :func:`movielens_studios`
+
+    ``rating_mask`` selects the ratings that quality and appeal are computed from (a
+    training split); all ratings by default.
     """
     genre_names = sorted({g for genres in data.genres for g in genres} | {"unknown"})
     topic = np.array([genre_names.index(g[0]) if g else genre_names.index("unknown")
                       for g in data.genres], dtype=np.int32)
-    counts = np.bincount(data.rating_item, minlength=len(data.item_ids)).astype(np.float32)
+    mask = np.ones(len(data.rating_value), bool) if rating_mask is None else rating_mask
+    counts = np.bincount(data.rating_item[mask], minlength=len(data.item_ids)).astype(np.float32)
     studio, studio_names = movielens_studios(data, num_providers)
     texts = []
     for title, year, genres in zip(data.titles, data.years, data.genres, strict=True):
         when = f" ({int(year)})" if year else ""
         texts.append(f"{title}{when}. Genres: {', '.join(genres) or 'unknown'}.")
     return Catalog(
-        name="movielens-100k",
+        name="movielens-100k" if rating_mask is None else f"movielens-100k-{mask.sum()}-ratings",
         titles=tuple(data.titles),
         texts=tuple(texts),
         topic=topic,
         topic_names=tuple(genre_names),
-        quality=_standardise(movielens_quality(data)),
+        quality=_standardise(movielens_quality(data, mask)),
         appeal=_standardise(np.log1p(counts)),
         prior_popularity=counts,
         provider=studio,

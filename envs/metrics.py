@@ -65,16 +65,17 @@ class EpisodeMetrics:
         self.duplicates = 0
 
     def record_slates(self, slates: np.ndarray, slate_vectors: np.ndarray,
-                      owners: np.ndarray) -> None:
-        """Slates ``(B, S)`` shown this step with their item vectors ``(B, S, d)``."""
+                      provider_impressions: np.ndarray) -> None:
+        """Slates ``(B, S)`` shown this step, their item vectors ``(B, S, d)`` and the
+        impressions per provider they make."""
         b, s = slates.shape
         self.slates += b
         self.impressions += slates.size
         self.shown[slates.ravel()] = True
-        self.provider_impressions += np.bincount(owners.ravel(), minlength=self.num_providers)
+        self.provider_impressions += provider_impressions
         self.novelty_sum += float(self.self_information[slates].sum())
         if s > 1:
-            cos = np.einsum("bid,bjd->bij", slate_vectors, slate_vectors)
+            cos = np.matmul(slate_vectors, slate_vectors.transpose(0, 2, 1))
             pair_sum = (cos.sum(axis=(1, 2)) - np.trace(cos, axis1=1, axis2=2)) / 2
             self.diversity_sum += float((1.0 - pair_sum / (s * (s - 1) / 2)).sum())
 

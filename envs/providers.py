@@ -88,6 +88,8 @@ class ProviderMarket:
         self.failed_releases = 0
         self.releases = 0
         self.live_changed = True
+        self.live_version = 0
+        self._supply_cache: tuple[int, np.ndarray, np.ndarray] | None = None
 
     # -- per step -------------------------------------------------------------------------
 
@@ -112,6 +114,7 @@ class ProviderMarket:
         if released.any():
             self.releases += int(released.sum())
             self.live_changed = True
+            self.live_version += 1
         return released
 
     def record(self, impressions: np.ndarray, engagement: np.ndarray,
@@ -136,17 +139,14 @@ class ProviderMarket:
             self.active[leaving] = False
             self.live[np.isin(self.owner, leaving)] = False
             self.live_changed = True
+            self.live_version += 1
         return leaving
 
     # -- views ----------------------------------------------------------------------------
 
     def observations(self) -> np.ndarray:
         """``(P, 4 + 3 * num_topics)`` float32 in [0, 1], see ``observation_size``."""
-        live_topics = self.catalog.topic[self.live]
-        supply = np.bincount(live_topics, minlength=self.num_topics) / max(1, live_topics.size)
-        own = np.zeros((self.num_providers, self.num_topics))
-        np.add.at(own, (self.owner[self.live], live_topics), 1.0)
-        own /= np.maximum(1.0, own.sum(axis=1, keepdims=True))
+        supply, own = self._supply()
         own_live = own.sum(axis=1) > 0
         head = np.stack([
             np.minimum(1.0, self.exposure_ema),
@@ -157,6 +157,18 @@ class ProviderMarket:
         market = np.broadcast_to(np.concatenate([self.demand_ema, supply]),
                                  (self.num_providers, 2 * self.num_topics))
         return np.concatenate([head, market, own], axis=1).astype(np.float32)
+
+    def _supply(self) -> tuple[np.ndarray, np.ndarray]:
+        """Live supply share per topic ``(T,)`` and each provider's own live items per
+        topic ``(P, T)``; recomputed only when the live catalog changed."""
+        if self._supply_cache is None or self._supply_cache[0] != self.live_version:
+            live_topics = self.catalog.topic[self.live]
+            supply = np.bincount(live_topics, minlength=self.num_topics)
+            own = np.zeros((self.num_providers, self.num_topics))
+            np.add.at(own, (self.owner[self.live], live_topics), 1.0)
+            own /= np.maximum(1.0, own.sum(axis=1, keepdims=True))
+            self._supply_cache = (self.live_version, supply / max(1, live_topics.size), own)
+        return self._supply_cache[1], self._supply_cache[2]
 
     def observation_size(self) -> int:
         """Exposure EMA, engagement EMA, starving fraction of patience, has live items;

@@ -70,7 +70,7 @@ class UserModel:
 
 def affinity(interest: np.ndarray, item_vectors: np.ndarray) -> np.ndarray:
     """``<interest_b, v_bk>`` for interests ``(B, d)`` and item vectors ``(B, K, d)``."""
-    return np.einsum("bd,bkd->bk", interest, item_vectors)
+    return np.matmul(item_vectors, interest[:, :, None])[..., 0]
 
 
 def choice_scores(model: UserModel, appeal: np.ndarray, item_affinity: np.ndarray) -> np.ndarray:
