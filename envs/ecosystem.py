@@ -248,7 +248,6 @@ class RecEcosystemEnv(ParallelEnv):
             raise ValueError(
                 f"catalog {catalog.name!r} has {live_at_reset} live items at reset; "
                 f"num_candidates + user_model.history_length = {needed} are needed")
-        self._min_live = needed
 
         b, c, s, d = cfg.num_sessions, cfg.num_candidates, cfg.slate_size, self.embedding_dim
         self.possible_agents = (
@@ -257,7 +256,7 @@ class RecEcosystemEnv(ParallelEnv):
             + [f"provider_{p}" for p in range(catalog.num_providers)]
         )
         self.agents: list[str] = []
-        self.market = ProviderMarket(catalog, cfg.provider_model)
+        self.market = ProviderMarket(catalog, cfg.provider_model, min_live_items=needed)
         n_features = len(CANDIDATE_FEATURES) + int(cfg.reveal_quality)
         unit = {"low": -1.0, "high": 1.0, "dtype": np.float32}
         bounded = {"low": -FEATURE_BOUND, "high": FEATURE_BOUND, "dtype": np.float32}
@@ -334,6 +333,8 @@ class RecEcosystemEnv(ParallelEnv):
         return obs, {agent: {} for agent in self.agents}
 
     def step(self, actions: dict[str, Any]):
+        if not self.agents:
+            raise RuntimeError("the episode is over (or never started): call reset() first")
         slate, user, provider = self._actions_to_arrays(actions)
         agents_before = self.agents
         rewards, ended, leaving = self.step_arrays(slate, user, provider)

@@ -19,7 +19,9 @@ Providers leave: with ``ema`` the exponential moving average (rate ``exposure_em
 of a provider's share of impressions, a provider is *starving* in a step when
 ``ema < leave_threshold / num_active_providers`` (a fraction of its fair share). After
 ``patience`` starving steps in a row it leaves the platform: its agent terminates and its
-live items are withdrawn. This makes long-term provider welfare measurable.
+live items are withdrawn. This makes long-term provider welfare measurable. A departure
+that would leave fewer live items than a candidate list plus a user history need
+(``num_candidates + history_length``) is postponed: the platform never runs dry.
 """
 
 from __future__ import annotations
@@ -62,9 +64,10 @@ class ProviderModel:
 class ProviderMarket:
     """Mutable state of the provider side for one episode, vectorised over providers."""
 
-    def __init__(self, catalog: Catalog, model: ProviderModel) -> None:
+    def __init__(self, catalog: Catalog, model: ProviderModel, min_live_items: int) -> None:
         self.catalog = catalog
         self.model = model
+        self.min_live_items = min_live_items
         self.num_providers = catalog.num_providers
         self.num_topics = catalog.num_topics
 
@@ -135,12 +138,23 @@ class ProviderMarket:
         starving = self.active & (self.exposure_ema < self.model.leave_threshold * fair)
         self.starving_steps = np.where(starving, self.starving_steps + 1, 0)
         leaving = np.flatnonzero(self.starving_steps >= self.model.patience)
+        leaving = self._affordable_departures(leaving)
         if leaving.size:
             self.active[leaving] = False
             self.live[np.isin(self.owner, leaving)] = False
             self.live_changed = True
             self.live_version += 1
         return leaving
+
+    def _affordable_departures(self, leaving: np.ndarray) -> np.ndarray:
+        """The leaving providers, least exposed first, as long as the live catalog keeps
+        ``min_live_items`` (enough to fill the candidate lists); the others stay."""
+        if leaving.size == 0:
+            return leaving
+        live_owned = np.bincount(self.owner[self.live], minlength=self.num_providers)
+        order = leaving[np.argsort(self.exposure_ema[leaving], kind="stable")]
+        remaining = live_owned.sum() - np.cumsum(live_owned[order])
+        return np.sort(order[remaining >= self.min_live_items])
 
     # -- views ----------------------------------------------------------------------------
 
