@@ -122,10 +122,12 @@ def ndcg_at_k(scores: np.ndarray, relevant: np.ndarray, k: int,
     if not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k={k!r} must be an integer >= 1")
     scores = np.asarray(scores, np.float64)
-    if relevant.shape != scores.shape:
-        raise ValueError(f"relevant has shape {relevant.shape}, scores {scores.shape}")
     relevant = np.asarray(relevant, bool)
+    if scores.ndim != 2 or relevant.shape != scores.shape:
+        raise ValueError(f"relevant has shape {relevant.shape}, scores {scores.shape}; both "
+                         "must be (n_users, n_items)")
     if candidates is not None:
+        candidates = np.asarray(candidates, bool)
         if candidates.shape != scores.shape:
             raise ValueError(f"candidates has shape {candidates.shape}, scores {scores.shape}")
         relevant = relevant & candidates

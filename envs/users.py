@@ -154,14 +154,17 @@ class MovieLensUsers:
     """MovieLens-100k users: demographics as the profile, interests from their ratings.
 
     A user's interest is ``unit(sum_i (r_ui - RATING_PIVOT) * v_i)`` over the movies they
-    rated (``rating_mask`` selects a training split): liked movies pull, disliked ones
-    push. A user with no usable ratings gets the unit mean of the catalog's vectors.
+    rated (``rating_mask`` selects a training split). With ``RATING_PIVOT = 0`` every
+    rated movie pulls, in proportion to its stars: having rated a movie means having chosen
+    to watch it, the signal the choice model needs (chosen on a validation split, see
+    docs/user_model.md). A user with no usable ratings gets the unit mean of the catalog's
+    vectors.
     """
 
     data: MovieLens100k
     rating_mask: np.ndarray | None = None
 
-    RATING_PIVOT = 3.0
+    RATING_PIVOT = 0.0
 
     def build(self, catalog: Catalog, item_vectors: np.ndarray) -> UserPopulation:
         data = self.data
