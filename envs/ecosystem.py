@@ -286,6 +286,7 @@ class RecEcosystemEnv(ParallelEnv):
                 "provider": lambda: spaces.Discrete(catalog.num_topics + 1),
             }[role]()
         self._rng = np.random.default_rng()
+        self._popularity_scale = float(np.log1p(catalog.prior_popularity.max() + 1.0))
         self.metrics = EpisodeMetrics(b, catalog.num_items, catalog.num_providers,
                                       catalog.prior_popularity)
 
@@ -403,25 +404,25 @@ class RecEcosystemEnv(ParallelEnv):
         leave = user_actions == s + 1
         item = shown[rows, np.minimum(user_actions, s - 1)]
         item_vec = self.item_vectors[item]
-        aff = (self._interest * item_vec).sum(axis=1)
+        aff = np.einsum("bd,bd->b", self._interest, item_vec)
         quality = self.catalog.quality[item]
         watch = np.where(clicked, watch_time(um, quality, aff), 0.0)
         utility = np.where(clicked, quality + aff, 0.0)
         self._budget += budget_change(um, clicked, watch, quality)
         consumed = np.flatnonzero(clicked)
+        eaten, eaten_vec = item[consumed], item_vec[consumed]
         if consumed.size:
-            self._interest[consumed] = drift_interest(um, self._interest[consumed],
-                                                      item_vec[consumed])
+            self._interest[consumed] = drift_interest(um, self._interest[consumed], eaten_vec)
             dropped = self._history[consumed, -1]
             self._history[consumed, 1:] = self._history[consumed, :-1]
-            self._history[consumed, 0] = item[consumed]
-            self._history_sum[consumed] += (item_vec[consumed]
-                                            - self.item_vectors[dropped] * (dropped >= 0)[:, None])
+            self._history[consumed, 0] = eaten
+            self._history_sum[consumed] += eaten_vec
+            full = dropped >= 0
+            self._history_sum[consumed[full]] -= self.item_vectors[dropped[full]]
         n, p_count = self.catalog.num_items, self.catalog.num_providers
         impressions = np.bincount(self.market.owner[shown].ravel(), minlength=p_count)
         self.metrics.record_slates(shown, self.item_vectors[shown], impressions)
         self.metrics.record_responses(clicked, watch, utility)
-        eaten = item[consumed]
         self._item_clicks += np.bincount(eaten, minlength=n)
         self._item_utility += np.bincount(eaten, weights=utility[consumed], minlength=n)
         engagement = np.bincount(self.market.owner[eaten], weights=watch[consumed],
@@ -474,25 +475,30 @@ class RecEcosystemEnv(ParallelEnv):
         features[..., 3] = similarity
         if cfg.reveal_quality:
             features[..., 4] = self.catalog.quality[cand]
+        b, s = cfg.num_sessions, cfg.slate_size
         steps = self.metrics.session_steps
-        session = np.stack([np.minimum(1.0, steps / cfg.horizon),
-                            self.metrics.session_clicks / np.maximum(1, steps)], axis=1)
+        session = np.empty((b, 2), np.float32)
+        session[:, 0] = np.minimum(1.0, steps / cfg.horizon)
+        session[:, 1] = self.metrics.session_clicks / np.maximum(1, steps)
         shown = self._shown
-        slate_features = np.stack([self.catalog.appeal[shown], self._popularity(shown)], axis=2)
-        budget = np.clip(self._budget / cfg.user_model.budget, 0.0, 1.0)[:, None]
+        slate_features = np.empty((b, s, len(SLATE_FEATURES)), np.float32)
+        slate_features[..., 0] = self.catalog.appeal[shown]
+        slate_features[..., 1] = self._popularity(shown)
+        budget = np.empty((b, 1), np.float32)
+        budget[:, 0] = np.clip(self._budget / cfg.user_model.budget, 0.0, 1.0)
         return {
             "slate_policy": {
                 "user_state": self._state.copy(),
                 "candidates": cand_vec,
                 "candidate_features": np.clip(features, -FEATURE_BOUND, FEATURE_BOUND,
                                               out=features),
-                "session": session.astype(np.float32),
+                "session": session,
             },
             "user": {
                 "interest": self._interest.copy(),
                 "slate": self.item_vectors[shown],
-                "slate_features": slate_features.astype(np.float32),
-                "budget": budget.astype(np.float32),
+                "slate_features": slate_features,
+                "budget": budget,
             },
             "provider": self.market.observations(),
         }
@@ -536,7 +542,7 @@ class RecEcosystemEnv(ParallelEnv):
 
     def _popularity(self, items: np.ndarray) -> np.ndarray:
         clicks = self.catalog.prior_popularity[items] + self._item_clicks[items]
-        return np.log1p(clicks) / np.log1p(self.catalog.prior_popularity.max() + 1.0)
+        return np.log1p(clicks) / self._popularity_scale
 
     def _observed_satisfaction(self, items: np.ndarray) -> np.ndarray:
         """Running mean utility of an item's consumptions this episode (prior: one
@@ -582,6 +588,8 @@ class RecEcosystemEnv(ParallelEnv):
         self._live_index = np.ascontiguousarray(self._item_index[self._live_items])
         self._live_position = np.full(live.size + 1, -1, np.int64)  # index -1: no item
         self._live_position[self._live_items] = np.arange(self._live_items.size)
+        self._order_position = np.empty(live.size, np.int64)  # item -> index in _live_order
+        self._order_position[self._live_order] = np.arange(self._live_order.size)
         self.market.live_changed = False
 
     def _retrieve(self, slots: np.ndarray) -> None:
@@ -597,15 +605,18 @@ class RecEcosystemEnv(ParallelEnv):
         b, n_random = cfg.num_sessions, c - r
         live_order, n_live = self._live_order, self._live_order.size
         start = self._rng.integers(0, n_live, b)
+        if r and n_random:
+            # A window of the shuffled live order that holds a retrieved item is redrawn
+            # from a new random start until none clashes.
+            retrieved_at = self._order_position[self._retrieved]
+            rows = np.arange(b)
+            while True:
+                clash = ((retrieved_at[rows] - start[rows, None]) % n_live < n_random).any(axis=1)
+                rows = rows[clash]
+                if rows.size == 0:
+                    break
+                start[rows] = self._rng.integers(0, n_live, rows.size)
         random_items = live_order[(start[:, None] + np.arange(n_random)) % n_live]
-        rows = np.arange(b)
-        while r and n_random and rows.size:
-            # A window that hits a retrieved item is redrawn from a new random start.
-            clash = (random_items[rows, :, None] == self._retrieved[rows, None, :]).any(
-                axis=(1, 2))
-            rows = rows[clash]
-            start = self._rng.integers(0, n_live, rows.size)
-            random_items[rows] = live_order[(start[:, None] + np.arange(n_random)) % n_live]
         self._candidates = np.concatenate([self._retrieved, random_items], axis=1)
 
     def _slates_from_positions(self, positions: np.ndarray) -> np.ndarray:

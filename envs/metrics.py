@@ -75,8 +75,10 @@ class EpisodeMetrics:
         self.provider_impressions += provider_impressions
         self.novelty_sum += float(self.self_information[slates].sum())
         if s > 1:
-            cos = np.matmul(slate_vectors, slate_vectors.transpose(0, 2, 1))
-            pair_sum = (cos.sum(axis=(1, 2)) - np.trace(cos, axis1=1, axis2=2)) / 2
+            pair_sum = np.zeros(b, np.float32)
+            for i in range(s):
+                for j in range(i + 1, s):
+                    pair_sum += np.einsum("bd,bd->b", slate_vectors[:, i], slate_vectors[:, j])
             self.diversity_sum += float((1.0 - pair_sum / (s * (s - 1) / 2)).sum())
 
     def record_responses(self, clicked: np.ndarray, engagement: np.ndarray,

@@ -161,16 +161,16 @@ class ProviderMarket:
     def observations(self) -> np.ndarray:
         """``(P, 4 + 3 * num_topics)`` float32 in [0, 1], see ``observation_size``."""
         supply, own = self._supply()
-        own_live = own.sum(axis=1) > 0
-        head = np.stack([
-            np.minimum(1.0, self.exposure_ema),
-            np.minimum(1.0, self.engagement_ema),
-            np.minimum(1.0, self.starving_steps / self.model.patience),
-            own_live.astype(float),
-        ], axis=1)
-        market = np.broadcast_to(np.concatenate([self.demand_ema, supply]),
-                                 (self.num_providers, 2 * self.num_topics))
-        return np.concatenate([head, market, own], axis=1).astype(np.float32)
+        t = self.num_topics
+        out = np.empty((self.num_providers, self.observation_size()), np.float32)
+        out[:, 0] = np.minimum(1.0, self.exposure_ema)
+        out[:, 1] = np.minimum(1.0, self.engagement_ema)
+        out[:, 2] = np.minimum(1.0, self.starving_steps / self.model.patience)
+        out[:, 3] = own.sum(axis=1) > 0
+        out[:, 4: 4 + t] = self.demand_ema
+        out[:, 4 + t: 4 + 2 * t] = supply
+        out[:, 4 + 2 * t:] = own
+        return out
 
     def _supply(self) -> tuple[np.ndarray, np.ndarray]:
         """Live supply share per topic ``(T,)`` and each provider's own live items per

@@ -230,6 +230,7 @@ def test_pipeline_slate_chosen_now_is_shown_next_step():
     env = small_env(user_model={"budget": 1000.0})  # no session ends in this test
     obs, _ = env.reset(seed=4)
     actions = random_actions(env, None)
+    actions.update({f"user_{j}": 0 for j in range(env.num_sessions)})  # nobody leaves
     actions["slate_policy_1"] = np.array([4, 1])
     candidates = obs["slate_policy_1"]["candidates"]
     obs, *_ = env.step(actions)
