@@ -240,6 +240,7 @@ class RecEcosystemEnv(ParallelEnv):
         self._profile_vectors = _cached(
             self.encoder, f"profiles:{self.population.name}:{catalog.fingerprint()}",
             lambda: _encode_centred(self.encoder, list(self.population.profiles), self._centre))
+        self._profile_index = self._profile_vectors @ self._retrieval_basis
 
         needed = cfg.num_candidates + cfg.user_model.history_length
         live_at_reset = sum(int(np.ceil(cfg.provider_model.initial_live_fraction * c))
@@ -319,6 +320,10 @@ class RecEcosystemEnv(ParallelEnv):
         self._item_utility = np.zeros(n, np.float32)
         self._history = np.full((b, cfg.user_model.history_length), -1, np.int64)
         self._history_sum = np.zeros((b, self.embedding_dim), np.float32)
+        # The user state in the retrieval index's space, up to a positive scale per row
+        # (enough for nearest-first ranking); item_mean keeps it as a running sum.
+        self._state_index = np.zeros((b, self._retrieval_basis.shape[1]), np.float32)
+        self._history_index_sum = np.zeros_like(self._state_index)
         self._user = np.zeros(b, np.int64)
         self._interest = np.zeros((b, self.embedding_dim), np.float32)
         self._budget = np.zeros(b)
@@ -417,8 +422,10 @@ class RecEcosystemEnv(ParallelEnv):
             self._history[consumed, 1:] = self._history[consumed, :-1]
             self._history[consumed, 0] = eaten
             self._history_sum[consumed] += eaten_vec
+            self._history_index_sum[consumed] += self._item_index[eaten]
             full = dropped >= 0
             self._history_sum[consumed[full]] -= self.item_vectors[dropped[full]]
+            self._history_index_sum[consumed[full]] -= self._item_index[dropped[full]]
         n, p_count = self.catalog.num_items, self.catalog.num_providers
         impressions = np.bincount(self.market.owner[shown].ravel(), minlength=p_count)
         self.metrics.record_slates(shown, self.item_vectors[shown], impressions)
@@ -557,16 +564,23 @@ class RecEcosystemEnv(ParallelEnv):
         self._budget[slots] = um.budget
         self._history[slots] = -1
         self._history_sum[slots] = 0.0
-        self._state[slots] = (self._profile_vectors[users] if self.config.user_state ==
-                              "item_mean" else self._state_from_text(slots))
+        self._history_index_sum[slots] = 0.0
+        if self.config.user_state == "item_mean":
+            self._state[slots] = self._profile_vectors[users]
+            self._state_index[slots] = self._profile_index[users]
+        else:
+            self._state[slots] = self._state_from_text(slots)
+            self._state_index[slots] = self._state[slots] @ self._retrieval_basis
 
     def _update_states(self, slots: np.ndarray) -> None:
         if slots.size == 0:
             return
         if self.config.user_state == "text":
             self._state[slots] = self._state_from_text(slots)
+            self._state_index[slots] = self._state[slots] @ self._retrieval_basis
             return
         self._state[slots] = unit_rows(self._history_sum[slots])
+        self._state_index[slots] = self._history_index_sum[slots]
 
     def state_texts(self, slots: np.ndarray) -> list[str]:
         """The user-state texts of slots: profile plus recently consumed titles."""
@@ -597,7 +611,7 @@ class RecEcosystemEnv(ParallelEnv):
         cfg = self.config
         r, c = cfg.num_retrieved, cfg.num_candidates
         if r and slots.size:
-            scores = (self._state[slots] @ self._retrieval_basis) @ self._live_index.T
+            scores = self._state_index[slots] @ self._live_index.T
             recent = self._live_position[self._history[slots]]  # -1: empty or not live
             hr, hc = np.nonzero(recent >= 0)
             scores[hr, recent[hr, hc]] = -np.inf

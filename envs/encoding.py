@@ -85,6 +85,6 @@ def encode_checked(encoder: TextEncoder, texts: Sequence[str], what: str) -> np.
 def unit_rows(x: np.ndarray) -> np.ndarray:
     """Rows scaled to unit L2 norm and clipped to [-1, 1] against rounding; an all-zero row
     stays zero (never NaN)."""
-    norms = np.sqrt(np.add.reduce(x * x, axis=-1, keepdims=True))
+    norms = np.sqrt(np.einsum("...d,...d->...", x, x))[..., None]
     out = (x / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
     return np.clip(out, -1.0, 1.0, out=out)

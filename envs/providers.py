@@ -127,16 +127,14 @@ class ProviderMarket:
         rate = self.model.exposure_ema_rate
         share = impressions / max(1.0, impressions.sum())
         eng_share = engagement / max(1e-9, engagement.sum()) if engagement.sum() > 0 else share
-        self.exposure_ema = np.where(self.active, (1 - rate) * self.exposure_ema + rate * share,
-                                     0.0)
-        self.engagement_ema = np.where(self.active,
-                                       (1 - rate) * self.engagement_ema + rate * eng_share, 0.0)
+        self.exposure_ema = ((1 - rate) * self.exposure_ema + rate * share) * self.active
+        self.engagement_ema = ((1 - rate) * self.engagement_ema + rate * eng_share) * self.active
         if consumed_topics.size:
             demand = np.bincount(consumed_topics, minlength=self.num_topics) / consumed_topics.size
             self.demand_ema = (1 - rate) * self.demand_ema + rate * demand
         fair = 1.0 / max(1, self.active.sum())
         starving = self.active & (self.exposure_ema < self.model.leave_threshold * fair)
-        self.starving_steps = np.where(starving, self.starving_steps + 1, 0)
+        self.starving_steps = (self.starving_steps + 1) * starving
         leaving = np.flatnonzero(self.starving_steps >= self.model.patience)
         leaving = self._affordable_departures(leaving)
         if leaving.size:
