@@ -417,7 +417,8 @@ class RecEcosystemEnv(ParallelEnv):
         consumed = np.flatnonzero(clicked)
         eaten, eaten_vec = item[consumed], item_vec[consumed]
         if consumed.size:
-            self._interest[consumed] = drift_interest(um, self._interest[consumed], eaten_vec)
+            self._interest[consumed] = drift_interest(um, self._interest[consumed], eaten_vec,
+                                                      aff[consumed])
             dropped = self._history[consumed, -1]
             self._history[consumed, 1:] = self._history[consumed, :-1]
             self._history[consumed, 0] = eaten
@@ -618,19 +619,17 @@ class RecEcosystemEnv(ParallelEnv):
             self._retrieved[slots] = self._live_items[top_k(scores, r)]
         b, n_random = cfg.num_sessions, c - r
         live_order, n_live = self._live_order, self._live_order.size
+        # The random candidates: the first n_random items of a window of the shuffled live
+        # order, starting at a random place, that are not retrieved ones (a window of
+        # n_random + r positions always holds enough).
         start = self._rng.integers(0, n_live, b)
+        window = (start[:, None] + np.arange(n_random + r)) % n_live
         if r and n_random:
-            # A window of the shuffled live order that holds a retrieved item is redrawn
-            # from a new random start until none clashes.
             retrieved_at = self._order_position[self._retrieved]
-            rows = np.arange(b)
-            while True:
-                clash = ((retrieved_at[rows] - start[rows, None]) % n_live < n_random).any(axis=1)
-                rows = rows[clash]
-                if rows.size == 0:
-                    break
-                start[rows] = self._rng.integers(0, n_live, rows.size)
-        random_items = live_order[(start[:, None] + np.arange(n_random)) % n_live]
+            clash = (window[:, :, None] == retrieved_at[:, None, :]).any(axis=2)
+            keep = np.argsort(clash, axis=1, kind="stable")[:, :n_random]
+            window = np.take_along_axis(window, keep, axis=1)
+        random_items = live_order[window[:, :n_random]]
         self._candidates = np.concatenate([self._retrieved, random_items], axis=1)
 
     def _slates_from_positions(self, positions: np.ndarray) -> np.ndarray:
@@ -658,6 +657,8 @@ class RecEcosystemEnv(ParallelEnv):
         )
         for role, arr, shape, high in checks:
             ok_type = isinstance(arr, np.ndarray) and arr.dtype.kind in "iu"
+            if ok_type and arr.shape == shape and arr.min() >= 0 and arr.max() < high:
+                continue
             if ok_type and arr.shape == shape:
                 bad = (arr < 0) | (arr >= high)
                 if role == "provider":

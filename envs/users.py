@@ -102,10 +102,19 @@ def budget_change(model: UserModel, clicked: np.ndarray, watch: np.ndarray,
     return consumed - model.step_cost
 
 
-def drift_interest(model: UserModel, interest: np.ndarray, consumed: np.ndarray) -> np.ndarray:
-    """Interests ``(B, d)`` moved toward the consumed item vectors ``(B, d)``."""
+def drift_interest(model: UserModel, interest: np.ndarray, consumed: np.ndarray,
+                   item_affinity: np.ndarray) -> np.ndarray:
+    """Unit interests ``(B, d)`` moved toward the unit consumed item vectors ``(B, d)``,
+    whose affinities ``<interest, v>`` are ``item_affinity`` ``(B,)``.
+
+    The norm of ``(1 - r) * interest + r * v`` is
+    ``sqrt((1 - r)^2 + r^2 + 2 r (1 - r) <interest, v>)``: no reduction over ``d`` needed.
+    """
     rate = model.interest_drift
-    return unit_rows((1.0 - rate) * interest + rate * consumed)
+    norm = np.sqrt((1.0 - rate) ** 2 + rate**2 + 2 * rate * (1.0 - rate) * item_affinity)
+    moved = (1.0 - rate) * interest + rate * consumed
+    moved /= np.maximum(norm, 1e-12)[:, None].astype(np.float32)
+    return np.clip(moved, -1.0, 1.0, out=moved)
 
 
 # ----------------------------------------------------------------------------- populations

@@ -98,7 +98,7 @@ def test_watch_time_and_choice_formulas():
 
 def test_interest_drift_is_a_normalised_convex_step():
     m = UserModel(interest_drift=0.5)
-    out = drift_interest(m, np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]))
+    out = drift_interest(m, np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]), np.array([0.0]))
     np.testing.assert_allclose(out, [[np.sqrt(0.5), np.sqrt(0.5)]], rtol=1e-6)
 
 
