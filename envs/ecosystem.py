@@ -46,6 +46,7 @@ space.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -161,7 +162,8 @@ def embed_catalog(catalog: Catalog, encoder: TextEncoder, retrieval_dim: int) ->
     """Item vectors of ``catalog`` under ``encoder`` (cached per encoder and catalog)."""
 
     def compute() -> ItemVectors:
-        raw = encode_checked(encoder, catalog.texts, "item texts")
+        raw = _encode_shared(encoder, f"items:{catalog.fingerprint()}", catalog.texts,
+                             "item texts")
         centre = raw.mean(axis=0)
         vectors = unit_rows(raw - centre)
         d = vectors.shape[1]
@@ -173,6 +175,16 @@ def embed_catalog(catalog: Catalog, encoder: TextEncoder, retrieval_dim: int) ->
         return ItemVectors(vectors, centre.astype(np.float32), np.ascontiguousarray(basis))
 
     return _cached(encoder, f"items:{catalog.fingerprint()}:{retrieval_dim}", compute)
+
+
+def _encode_shared(encoder: TextEncoder, key: str, texts: Sequence[str], what: str) -> np.ndarray:
+    """Embeddings of a fixed text collection (a catalog, a user population). An encoder
+    with ``encode_catalog(key, texts)`` (the Ray pool's client) computes them once per
+    experiment and shares them through the object store; others just encode."""
+    shared = getattr(encoder, "encode_catalog", None)
+    if shared is None:
+        return encode_checked(encoder, texts, what)
+    return encode_checked(lambda _: shared(key, list(texts)), texts, what)
 
 
 def _encode_centred(encoder: TextEncoder, texts: list[str], centre: np.ndarray) -> np.ndarray:
@@ -237,9 +249,10 @@ class RecEcosystemEnv(ParallelEnv):
         if self.population.interest.shape[1] != self.embedding_dim:
             raise ValueError(f"user interests have dimension {self.population.interest.shape[1]}"
                              f", item vectors {self.embedding_dim}")
-        self._profile_vectors = _cached(
-            self.encoder, f"profiles:{self.population.name}:{catalog.fingerprint()}",
-            lambda: _encode_centred(self.encoder, list(self.population.profiles), self._centre))
+        profiles_key = f"profiles:{self.population.name}:{catalog.fingerprint()}"
+        self._profile_vectors = _cached(self.encoder, profiles_key, lambda: unit_rows(
+            _encode_shared(self.encoder, profiles_key, self.population.profiles,
+                           "user profiles") - self._centre))
         self._profile_index = self._profile_vectors @ self._retrieval_basis
 
         needed = cfg.num_candidates + cfg.user_model.history_length

