@@ -9,7 +9,8 @@ Timing (the pipeline). At step ``t``:
 
 1. ``user_j`` responds to the slate in its observation: the slate that ``slate_policy_j``
    chose at step ``t - 1`` (at reset, and for a user who has just arrived, the
-   "cold-open" slate: the first ``slate_size`` retrieved candidates). Consuming, skipping
+   "cold-open" slate: the first ``slate_size`` candidates, i.e. the nearest ones when
+   ``num_retrieved >= slate_size``). Consuming, skipping
    and leaving take effect now; ``slate_policy_j`` is rewarded now with that engagement,
    i.e. one step after its choice.
 2. ``slate_policy_j`` picks ``slate_size`` of the ``num_candidates`` candidates in its
@@ -45,6 +46,7 @@ space.
 
 from __future__ import annotations
 
+import hashlib
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -172,9 +174,19 @@ def embed_catalog(catalog: Catalog, encoder: TextEncoder, retrieval_dim: int) ->
         else:
             _, _, vt = np.linalg.svd(vectors, full_matrices=False)
             basis = vt[:retrieval_dim].T.astype(np.float32)
-        return ItemVectors(vectors, centre.astype(np.float32), np.ascontiguousarray(basis))
+        items = ItemVectors(vectors, centre.astype(np.float32), np.ascontiguousarray(basis))
+        for array in (items.vectors, items.centre, items.retrieval_basis):
+            array.setflags(write=False)  # shared by every env of this encoder and catalog
+        return items
 
     return _cached(encoder, f"items:{catalog.fingerprint()}:{retrieval_dim}", compute)
+
+
+def _digest(texts: Sequence[str]) -> str:
+    digest = hashlib.sha1()
+    for text in texts:
+        digest.update(text.encode("utf-8") + b"\0")
+    return digest.hexdigest()
 
 
 def _encode_shared(encoder: TextEncoder, key: str, texts: Sequence[str], what: str) -> np.ndarray:
@@ -249,7 +261,8 @@ class RecEcosystemEnv(ParallelEnv):
         if self.population.interest.shape[1] != self.embedding_dim:
             raise ValueError(f"user interests have dimension {self.population.interest.shape[1]}"
                              f", item vectors {self.embedding_dim}")
-        profiles_key = f"profiles:{self.population.name}:{catalog.fingerprint()}"
+        profiles_key = (f"profiles:{_digest(self.population.profiles)}:"
+                        f"{catalog.fingerprint()}")
         self._profile_vectors = _cached(self.encoder, profiles_key, lambda: unit_rows(
             _encode_shared(self.encoder, profiles_key, self.population.profiles,
                            "user profiles") - self._centre))
@@ -291,7 +304,8 @@ class RecEcosystemEnv(ParallelEnv):
         self._act_spaces: dict[str, spaces.Space] = {}
         for agent in self.possible_agents:
             role = self.role_of(agent)
-            # A fresh space object per agent, so seeding one agent's space leaves the rest.
+            # Observation spaces are shared per role; action spaces are one object per agent,
+            # so seeding one agent's action sampling leaves the others alone.
             self._obs_spaces[agent] = {"slate_policy": slate_obs, "user": user_obs,
                                        "provider": provider_obs}[role]
             self._act_spaces[agent] = {
@@ -299,6 +313,11 @@ class RecEcosystemEnv(ParallelEnv):
                 "user": lambda: spaces.Discrete(s + 2),
                 "provider": lambda: spaces.Discrete(catalog.num_topics + 1),
             }[role]()
+        p = catalog.num_providers
+        self.state_space = spaces.Box(
+            low=np.concatenate([np.full(b * d, -1.0), np.zeros(b + 4 * p + catalog.num_topics)]
+                               ).astype(np.float32),
+            high=np.ones(b * d + b + 4 * p + catalog.num_topics, np.float32), dtype=np.float32)
         self._rng = np.random.default_rng()
         self._popularity_scale = float(np.log1p(catalog.prior_popularity.max() + 1.0))
         self.metrics = EpisodeMetrics(b, catalog.num_items, catalog.num_providers,
@@ -361,20 +380,22 @@ class RecEcosystemEnv(ParallelEnv):
         reward = dict(zip(self._slate_agents, rewards["slate_policy"].tolist(), strict=True))
         reward.update(zip(self._user_agents, rewards["user"].tolist(), strict=True))
         prov = rewards["provider"].tolist()
-        left = {f"provider_{p}" for p in leaving}
         reward.update({a: prov[int(a.rsplit("_", 1)[1])] for a in agents_before
                        if a.startswith("provider_")})
         truncated = self.t >= self.config.horizon
+        left = set() if truncated else set(agents_before) - set(self.agents)
         terminations = {a: a in left for a in agents_before}
         truncations = dict.fromkeys(agents_before, truncated)
         infos: dict[str, dict] = {a: {} for a in agents_before}
         if truncated:
             summary = self.episode_metrics()
             for a in agents_before:
-                infos[a]["episode_metrics"] = summary
+                infos[a]["episode_metrics"] = dict(summary)
         return obs, reward, terminations, truncations, infos
 
-    def render(self) -> str | None:
+    def render(self, *_: Any) -> str | None:
+        """An ``"ansi"`` text view of the sessions (extra arguments, as RLlib's PettingZoo
+        wrapper passes, are ignored)."""
         if self.render_mode != "ansi":
             return None
         lines = [f"t={self.t} live items={int(self.market.live.sum())} "
@@ -476,8 +497,10 @@ class RecEcosystemEnv(ParallelEnv):
         self.t += 1
         if self.t >= cfg.horizon:
             self.agents = []
-        elif leaving.size:
-            gone = {f"provider_{p}" for p in leaving}
+        elif leaving.size or self.t == 1:
+            # Providers that left, and at the first step those that own no item at all
+            # (possible with many providers and few items): their agents terminate.
+            gone = {f"provider_{p}" for p in np.flatnonzero(~self.market.active)}
             self.agents = [a for a in self.agents if a not in gone]
         rewards = {"slate_policy": watch, "user": utility, "provider": provider_reward}
         return rewards, ended, leaving
@@ -674,8 +697,6 @@ class RecEcosystemEnv(ParallelEnv):
                 continue
             if ok_type and arr.shape == shape:
                 bad = (arr < 0) | (arr >= high)
-                if role == "provider":
-                    bad &= self.market.active
                 if not bad.any():
                     continue
                 index = np.argwhere(bad)[0][0]

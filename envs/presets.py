@@ -68,7 +68,12 @@ _CATALOG_CACHE: dict[tuple, tuple[Catalog, Any]] = {}
 
 
 def _catalog_and_users(params: dict[str, Any]) -> tuple[Catalog, Any]:
-    key = tuple(sorted((k, str(v)) for k, v in params.items()))
+    if params["catalog"] == "synthetic":
+        key: tuple = ("synthetic", params["num_items"], params["num_topics"],
+                      params["num_providers"], params["num_users"], params["catalog_seed"])
+    else:  # keyed by the folder actually read, so a changed $MARLREC_DATA_DIR is seen
+        key = ("movielens-100k", str(movielens_dir(params["data_dir"]).resolve()),
+               params["num_providers"])
     if key in _CATALOG_CACHE:
         return _CATALOG_CACHE[key]
     if params["catalog"] == "synthetic":

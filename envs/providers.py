@@ -79,7 +79,7 @@ class ProviderMarket:
             items = np.flatnonzero(cat.provider == p)
             k = int(np.ceil(self.model.initial_live_fraction * items.size))
             self.live[rng.choice(items, k, replace=False)] = True
-        self.released_at = np.where(self.live, 0, -1).astype(np.int64)
+        self.released_at = np.full(n, -1, np.int64)  # step of release; -1: live since reset
         self.ever_live = self.live.copy()
         self.active = np.array([np.any(self.live & (self.owner == p))
                                 for p in range(self.num_providers)])

@@ -58,24 +58,31 @@ def _act(groups: list[tuple[Behaviour, np.ndarray]], obs, size: int, shape: tupl
          rng: np.random.Generator) -> np.ndarray:
     actions = np.zeros((size, *shape), np.int64)
     for behaviour, idx in groups:
-        if idx.size == size:
-            actions[:] = behaviour.act_batch(obs, rng)
-        elif isinstance(obs, dict):
-            actions[idx] = behaviour.act_batch({k: v[idx] for k, v in obs.items()}, rng)
+        whole = idx.size == size
+        if isinstance(obs, dict):
+            batch = obs if whole else {k: v[idx] for k, v in obs.items()}
         else:
-            actions[idx] = behaviour.act_batch(obs[idx], rng)
+            batch = obs if whole else obs[idx]
+        chosen = np.asarray(behaviour.act_batch(batch, rng))
+        if chosen.shape != (idx.size, *shape) or chosen.dtype.kind not in "iu":
+            raise ValueError(f"{behaviour!r}.act_batch returned {chosen.dtype} actions of shape "
+                             f"{chosen.shape}; expected integers of shape {(idx.size, *shape)}")
+        actions[idx] = chosen
     return actions
 
 
 def rollout(env: RecEcosystemEnv, behaviours: Mapping[str, Behaviour], episodes: int = 1,
             seed: int = 0, progress: bool = False) -> RolloutResult:
-    """Runs ``episodes`` episodes with scripted ``behaviours``; episode ``e`` is reset with
-    seed ``seed + e`` and behaviours draw from one generator seeded with ``seed``, so the
-    same call gives the same result."""
+    """Runs ``episodes`` episodes with scripted ``behaviours``. ``seed`` is split into two
+    independent streams: one seeds the env's reset of each episode, the other the
+    behaviours' generator; the same call gives the same result, and episode ``e`` of
+    ``rollout(..., seed)`` is the same episode in every call with that seed."""
     if not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes={episodes!r} must be an integer >= 1")
     groups = _groups(env, behaviours)
-    rng = np.random.default_rng(seed)
+    env_stream, behaviour_stream = np.random.SeedSequence(seed).spawn(2)
+    episode_seeds = env_stream.generate_state(episodes, np.uint32)
+    rng = np.random.default_rng(behaviour_stream)
     b, s = env.config.num_sessions, env.config.slate_size
     p = env.catalog.num_providers
     result = RolloutResult()
@@ -85,7 +92,7 @@ def rollout(env: RecEcosystemEnv, behaviours: Mapping[str, Behaviour], episodes:
 
         bar = tqdm(total=episodes * env.config.horizon, unit="step", desc="rollout")
     for episode in range(episodes):
-        env.reset(seed=seed + episode)
+        env.reset(seed=int(episode_seeds[episode]))
         returns = {role: 0.0 for role in ROLES}
         for _ in range(env.config.horizon):
             obs = env.role_observations()

@@ -111,9 +111,11 @@ def drift_interest(model: UserModel, interest: np.ndarray, consumed: np.ndarray,
     ``sqrt((1 - r)^2 + r^2 + 2 r (1 - r) <interest, v>)``: no reduction over ``d`` needed.
     """
     rate = model.interest_drift
-    norm = np.sqrt((1.0 - rate) ** 2 + rate**2 + 2 * rate * (1.0 - rate) * item_affinity)
+    squared = (1.0 - rate) ** 2 + rate**2 + 2 * rate * (1.0 - rate) * item_affinity
     moved = (1.0 - rate) * interest + rate * consumed
-    moved /= np.maximum(norm, 1e-12)[:, None].astype(np.float32)
+    if np.any(squared < 1e-6):  # nearly opposite vectors: rounding matters, measure instead
+        return unit_rows(moved)
+    moved /= np.sqrt(squared)[:, None].astype(np.float32)
     return np.clip(moved, -1.0, 1.0, out=moved)
 
 

@@ -1,6 +1,7 @@
 """Compare scripted slate policies on one ecosystem: standalone rollouts, a table, a plot.
 
-Every policy is rolled out on the same episode seeds (episode ``e`` uses ``seed + e``), so
+Every policy is rolled out on the same episode seeds (episode ``e`` is
+``envs.rollout(env, behaviours, episodes=1, seed=seed + e)``), so
 differences come from the policies, not from the draw of users. The report is written to
 a temporary folder and moved into place at the end: an interrupted run leaves nothing
 half-written.
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.stats
 
 import envs
 
@@ -33,10 +35,13 @@ class PolicyResult:
         return float(np.mean([m[metric] for m in self.episodes]))
 
     def ci95(self, metric: str) -> float:
-        """Half-width of a normal 95% interval of the mean over episodes."""
+        """Half-width of the Student-t 95% interval of the mean over episodes (0 for one
+        episode: no interval)."""
         values = [m[metric] for m in self.episodes]
-        return float(1.96 * np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 \
-            else 0.0
+        if len(values) < 2:
+            return 0.0
+        quantile = scipy.stats.t.ppf(0.975, len(values) - 1)
+        return float(quantile * np.std(values, ddof=1) / np.sqrt(len(values)))
 
 
 def compare_slate_policies(env: envs.RecEcosystemEnv, policies: list[str], episodes: int,

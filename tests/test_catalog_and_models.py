@@ -124,3 +124,10 @@ def test_movielens_users_profiles_and_interests(movielens_data):
     hated = movielens_data.rating_user[on_item & (movielens_data.rating_value <= 2)]
     assert (pop.interest[loved] @ v).mean() > (pop.interest[hated] @ v).mean()
     assert cat.titles[item] == "Star Wars"
+
+
+def test_interest_drift_toward_an_opposite_item_stays_finite():
+    m = UserModel(interest_drift=0.5)
+    interest = np.array([[1.0, 0.0, 0.0]], np.float32)
+    out = drift_interest(m, interest, -interest, np.array([-1.0000001]))
+    assert np.isfinite(out).all()

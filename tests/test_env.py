@@ -324,7 +324,7 @@ def test_follow_the_trend_providers_release_items():
     behaviours = envs.scripted_behaviours(env, "random", provider="follow_the_trend")
     envs.rollout(env, behaviours, episodes=1)
     assert env.market.releases > 0
-    released = env.market.released_at > 0
+    released = env.market.released_at >= 0
     assert env.market.live[released].any()
 
 
@@ -416,3 +416,76 @@ def test_state_and_render():
     env.step(random_actions(env, None))
     assert env.state().shape == s0.shape and np.isfinite(env.state()).all()
     assert "session 0" in env.render()
+
+
+# ----------------------------------------------------------------------------- edge cases
+
+
+def test_providers_without_items_terminate_at_the_first_step():
+    env = envs.make_env("creator_economy", num_items=40, num_topics=4, num_providers=30,
+                        num_sessions=2, num_candidates=4, horizon=30)
+    env.reset(seed=0)
+    idle = {f"provider_{p}" for p in range(30) if not env.market.active[p]}
+    assert idle, "30 providers for 40 items: some own nothing"
+    _, _, terminated, _, _ = env.step(random_actions(env, None))
+    assert {a for a, done in terminated.items() if done} == idle  # they leave at once
+    assert not idle & set(env.agents)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parallel_api_test(env, num_cycles=30)
+
+
+def test_state_is_in_state_space_and_render_takes_rllibs_mode_argument():
+    env = envs.make_env("interest_evolution", render_mode="ansi", **SMALL)
+    env.reset(seed=0)
+    env.step(random_actions(env, None))
+    assert env.state_space.contains(env.state())
+    assert "session 0" in env.render("ansi")
+
+
+def test_cached_item_vectors_are_read_only():
+    env = small_env()
+    with pytest.raises(ValueError, match="read-only"):
+        env.item_vectors[0, 0] = 1.0
+
+
+def test_profile_vectors_follow_the_profiles_not_the_population_name():
+    base = small_env()
+    d = base.embedding_dim
+    a = envs.UserPopulation("same-name", ("likes cooking",) * 3,
+                            base.population.interest[:3])
+    b = envs.UserPopulation("same-name", ("likes celebrity gossip",) * 5,
+                            base.population.interest[:5])
+    env_a = envs.RecEcosystemEnv(base.catalog, a, base.config)
+    env_b = envs.RecEcosystemEnv(base.catalog, b, base.config)
+    env_b.reset(seed=0)  # five users: no stale three-row cache
+    assert env_a._profile_vectors.shape == (3, d) and env_b._profile_vectors.shape == (5, d)
+    assert not np.allclose(env_a._profile_vectors[0], env_b._profile_vectors[0])
+
+
+def test_rollout_rejects_non_integer_behaviour_actions():
+    class Floaty(envs.RandomSlate):
+        def act_batch(self, obs, rng):
+            return super().act_batch(obs, rng) + 0.5
+
+    env = small_env()
+    beh = envs.scripted_behaviours(env, "random")
+    beh["slate_policy"] = Floaty(2)
+    with pytest.raises(ValueError, match="act_batch returned float64 actions"):
+        envs.rollout(env, beh)
+
+
+def test_first_release_retires_an_item_live_since_reset():
+    env = small_env("creator_economy", num_items=200)
+    env.reset(seed=0)
+    market = env.market
+    own_before = set(np.flatnonzero(market.live & (market.owner == 0)))
+    released = market.release(np.array([1] + [0] * (env.catalog.num_providers - 1)), 0,
+                              np.random.default_rng(0))
+    assert released[0] == 1
+    own_after = set(np.flatnonzero(market.live & (market.owner == 0)))
+    new = own_after - own_before
+    assert len(new) == 1 and len(own_before - own_after) == 1
+    market.release(np.array([1] + [0] * (env.catalog.num_providers - 1)), 1,
+                   np.random.default_rng(1))
+    assert new <= set(np.flatnonzero(market.live))  # the t=0 release is not the oldest
