@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                          keep: dict[str, Any] | None = None) -> tuple[float, float]:
         """One episode through ``reset`` / ``step``; returns (timed, glue) seconds."""
         clock = time.perf_counter
-        rng = np.random.default_rng(seed)
+        (reset_seed,), rng = envs.rollout_seed_streams(seed, 1)  # as envs.rollout seeds
         b = env.config.num_sessions
         slate_agents = [f"slate_policy_{j}" for j in range(b)]
         user_agents = [f"user_{j}" for j in range(b)]
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         act_provider = behaviours["provider"]
         timed = glue = 0.0
         t0 = clock()
-        obs, infos = env.reset(seed=seed)
+        obs, infos = env.reset(seed=reset_seed)
         timed += clock() - t0
         while env.agents:
             g0 = clock()

@@ -26,6 +26,7 @@ from envs.movielens import DataFileError, MovieLens100k, load_movielens_100k
 from envs.presets import CATALOGS, PRESETS, make_env, scripted_behaviours
 from envs.providers import ProviderModel
 from envs.rollout import RolloutResult, rollout
+from envs.rollout import seed_streams as rollout_seed_streams
 from envs.users import MovieLensUsers, SyntheticUsers, UserModel, UserPopulation
 
 __all__ = [
@@ -35,5 +36,5 @@ __all__ = [
     "PopularitySlate", "ProviderModel", "RandomAction", "RandomSlate", "RecEcosystemEnv",
     "RolloutResult", "StaticProvider", "SyntheticUsers", "TextEncoder", "UserModel",
     "UserPopulation", "embed_catalog", "load_movielens_100k", "make_env", "movielens_catalog",
-    "rollout", "scripted_behaviours", "synthetic_catalog",
+    "rollout", "rollout_seed_streams", "scripted_behaviours", "synthetic_catalog",
 ]

@@ -71,6 +71,14 @@ def _act(groups: list[tuple[Behaviour, np.ndarray]], obs, size: int, shape: tupl
     return actions
 
 
+def seed_streams(seed: int, episodes: int) -> tuple[list[int], np.random.Generator]:
+    """The env reset seed of each episode and the behaviours' generator, drawn from two
+    independent streams of ``seed`` (so behaviours never replay the env's random draws)."""
+    env_stream, behaviour_stream = np.random.SeedSequence(seed).spawn(2)
+    resets = [int(s) for s in env_stream.generate_state(episodes, np.uint32)]
+    return resets, np.random.default_rng(behaviour_stream)
+
+
 def rollout(env: RecEcosystemEnv, behaviours: Mapping[str, Behaviour], episodes: int = 1,
             seed: int = 0, progress: bool = False) -> RolloutResult:
     """Runs ``episodes`` episodes with scripted ``behaviours``. ``seed`` is split into two
@@ -80,9 +88,7 @@ def rollout(env: RecEcosystemEnv, behaviours: Mapping[str, Behaviour], episodes:
     if not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes={episodes!r} must be an integer >= 1")
     groups = _groups(env, behaviours)
-    env_stream, behaviour_stream = np.random.SeedSequence(seed).spawn(2)
-    episode_seeds = env_stream.generate_state(episodes, np.uint32)
-    rng = np.random.default_rng(behaviour_stream)
+    episode_seeds, rng = seed_streams(seed, episodes)
     b, s = env.config.num_sessions, env.config.slate_size
     p = env.catalog.num_providers
     result = RolloutResult()

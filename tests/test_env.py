@@ -489,3 +489,26 @@ def test_first_release_retires_an_item_live_since_reset():
     market.release(np.array([1] + [0] * (env.catalog.num_providers - 1)), 1,
                    np.random.default_rng(1))
     assert new <= set(np.flatnonzero(market.live))  # the t=0 release is not the oldest
+
+
+def test_dict_api_and_batched_rollout_give_the_same_episode():
+    env = small_env("creator_economy", horizon=50)
+    beh = envs.scripted_behaviours(env, "greedy_by_appeal", provider="follow_the_trend")
+    reference = envs.rollout(env, beh, episodes=1, seed=5).episode_metrics[0]
+    (reset_seed,), rng = envs.rollout_seed_streams(5, 1)
+    obs, _ = env.reset(seed=reset_seed)
+    b = env.num_sessions
+    while env.agents:
+        batch = {role: {k: np.stack([obs[f"{role}_{j}"][k] for j in range(b)])
+                        for k in obs[f"{role}_0"]} for role in ("slate_policy", "user")}
+        providers = [a for a in env.possible_agents if a.startswith("provider_")]
+        prov_obs = np.stack([obs.get(a, np.zeros_like(obs[env.agents[-1]]))
+                             for a in providers])
+        slate = beh["slate_policy"].act_batch(batch["slate_policy"], rng)
+        user = beh["user"].act_batch(batch["user"], rng)
+        prov = beh["provider"].act_batch(prov_obs, rng)
+        actions = {f"slate_policy_{j}": slate[j] for j in range(b)}
+        actions.update({f"user_{j}": user[j] for j in range(b)})
+        actions.update({a: prov[i] for i, a in enumerate(providers) if a in env.agents})
+        obs, *_ = env.step(actions)
+    assert env.episode_metrics() == reference
