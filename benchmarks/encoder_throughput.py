@@ -4,9 +4,12 @@ Texts are realistic user-state texts ("profile + Recently watched: five titles")
 the MovieLens-100k ecosystem (synthetic catalog when the data is not fetched), all distinct
 so that caches do not flatter the figures. Measured, with the same number of torch threads:
 
-1. ``inprocess_texts_per_s``: ``TransformersTextEncoder`` in this process, batches of 64.
+1. ``inprocess_texts_per_s``: ``TransformersTextEncoder`` in this process, batches of 64,
+   with Ray running (as in any job that uses the pool); ``inprocess_no_ray_texts_per_s``
+   the same before Ray starts.
 2. ``pool_texts_per_s``: one pool replica, one caller sending batches of 64;
-   ``ratio`` = (2) / (1) (target >= 0.8).
+   ``ratio`` = (2) / (1) (target >= 0.8). (1) and (2) are measured alternately
+   ``--rounds`` times and the medians reported, so drift hits both alike.
 3. Concurrent callers (threads, one client each) sending one text per request:
    ``batched_texts_per_s`` with the pool's micro-batching, ``unbatched_texts_per_s`` with
    a pool whose batches hold one text (every request its own forward pass);
@@ -90,6 +93,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--callers", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="torch threads per encoder")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating timing rounds")
     args = parser.parse_args()
 
     import ray
@@ -105,21 +109,25 @@ def main() -> None:
     lengths = [len(t.split()) for t in texts]
     chunks = [texts[i: i + args.batch] for i in range(0, len(texts), args.batch)]
 
-    with console.status("in-process encoder"):
+    with console.status("in-process encoder, before Ray starts"):
         local = TransformersTextEncoder(batch_size=args.batch, cache_size=0,
                                         torch_threads=args.threads)
         local(texts[: args.batch])  # warm-up
-        inprocess = len(texts) / timed(lambda: [local(c) for c in chunks])
+        inprocess_no_ray = len(texts) / timed(lambda: [local(c) for c in chunks])
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     base = {"num_cpus": 1, "cache_size": 0, "client_cache_size": 0,
             "torch_threads": args.threads}
-    with console.status("pool, one replica, batches of 64"):
+    with console.status("in-process and pool (one replica), batches of 64, alternately"):
         pool = EncoderPool(EncoderPoolConfig(max_batch_size=args.batch, max_wait_ms=2.0,
                                              name="bench-batched", **base))
         client = pool.client()
         client(texts[: args.batch])  # warm-up
-        pooled = len(texts) / timed(lambda: [client(c) for c in chunks])
+        local_rates, pool_rates = [], []
+        for _ in range(args.rounds):
+            local_rates.append(len(texts) / timed(lambda: [local(c) for c in chunks]))
+            pool_rates.append(len(texts) / timed(lambda: [client(c) for c in chunks]))
+        inprocess, pooled = float(np.median(local_rates)), float(np.median(pool_rates))
 
     with console.status(f"{args.callers} concurrent callers, one text per request"):
         clients = [pool.client() for _ in range(args.callers)]
@@ -149,6 +157,9 @@ def main() -> None:
     result = {
         "benchmark": "encoder_throughput",
         "inprocess_texts_per_s": inprocess,
+        "inprocess_no_ray_texts_per_s": inprocess_no_ray,
+        "inprocess_rounds": local_rates,
+        "pool_rounds": pool_rates,
         "pool_texts_per_s": pooled,
         "ratio": pooled / inprocess,
         "batched_texts_per_s": batched,
@@ -172,7 +183,9 @@ def main() -> None:
                         f"~{np.mean(lengths):.0f} words, {args.threads} torch threads)")
     for col in ("measure", "texts/s", "note"):
         table.add_column(col)
-    table.add_row("in-process, batch 64", f"{inprocess:,.0f}", "reference")
+    table.add_row("in-process, batch 64, before Ray", f"{inprocess_no_ray:,.0f}", "")
+    table.add_row("in-process, batch 64, Ray running", f"{inprocess:,.0f}",
+                  f"reference (median of {args.rounds})")
     table.add_row("pool, 1 replica, batch 64", f"{pooled:,.0f}",
                   f"ratio {pooled / inprocess:.2f} (target >= 0.8)")
     table.add_row(f"{args.callers} callers, pool batching", f"{batched:,.0f}",
