@@ -115,7 +115,7 @@ def main() -> None:
         local(texts[: args.batch])  # warm-up
         inprocess_no_ray = len(texts) / timed(lambda: [local(c) for c in chunks])
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     base = {"num_cpus": 1, "cache_size": 0, "client_cache_size": 0,
             "torch_threads": args.threads}
     with console.status("in-process and pool (one replica), batches of 64, alternately"):

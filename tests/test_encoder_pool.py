@@ -20,7 +20,7 @@ TEXTS = [f"A {age}-year-old viewer. Recently watched: film {i}; film {i + 1}."
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              object_store_memory=200 * 1024**2)
     yield
     ray.shutdown()
