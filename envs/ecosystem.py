@@ -30,10 +30,15 @@ Item vectors: the encoder's embeddings of the item texts, centred on the catalog
 and re-normalised (removes the direction that all texts of one catalog share, so that
 affinities spread over [-1, 1]); computed once per (encoder, catalog) and cached.
 
-The user state seen by the slate policy is either ``"text"`` (the encoded text "profile +
-recently consumed titles", re-encoded only when it changes) or ``"item_mean"`` (the unit
+The user state seen by the slate policy is ``"text"`` (the encoded text "profile +
+recently consumed titles", re-encoded only when it changes), ``"item_mean"`` (the unit
 mean of the recent history's item vectors; the profile's embedding while the history is
-empty), centred like the item vectors.
+empty), centred like the item vectors, or ``"text_deferred"``: the env runs as with
+``item_mean`` (retrieval and the observation use the item-mean state) and puts each
+session's state text in ``infos["slate_policy_j"]["user_state_text"]`` every step, for an
+encoder outside the env to put in the observation; in RLlib the env-to-module connector
+``marlrec.encoder.rllib.EncodeUserStateTexts`` does so with one encoder call for all the
+sub-envs of a runner.
 
 Action rules: a slate-policy action is ``MultiDiscrete([num_candidates] * slate_size)``,
 positions into the candidate list. Why positions and not scores: every RLlib algorithm
@@ -72,7 +77,7 @@ from envs.users import (
 )
 
 ROLES = ("slate_policy", "user", "provider")
-USER_STATES = ("text", "item_mean")
+USER_STATES = ("text", "item_mean", "text_deferred")
 FEATURE_BOUND = 5.0
 CANDIDATE_FEATURES = ("appeal", "popularity", "observed_satisfaction", "similarity")
 SLATE_FEATURES = ("appeal", "popularity")
@@ -368,7 +373,7 @@ class RecEcosystemEnv(ParallelEnv):
         self._shown = self._candidates[:, : cfg.slate_size].copy()
         self.agents = list(self.possible_agents)
         obs = self._observations()
-        return obs, {agent: {} for agent in self.agents}
+        return obs, self._state_text_infos({agent: {} for agent in self.agents})
 
     def step(self, actions: dict[str, Any]):
         if not self.agents:
@@ -391,7 +396,7 @@ class RecEcosystemEnv(ParallelEnv):
             summary = self.episode_metrics()
             for a in agents_before:
                 infos[a]["episode_metrics"] = dict(summary)
-        return obs, reward, terminations, truncations, infos
+        return obs, reward, terminations, truncations, self._state_text_infos(infos)
 
     def render(self, *_: Any) -> str | None:
         """An ``"ansi"`` text view of the sessions (extra arguments, as RLlib's PettingZoo
@@ -602,7 +607,7 @@ class RecEcosystemEnv(ParallelEnv):
         self._history[slots] = -1
         self._history_sum[slots] = 0.0
         self._history_index_sum[slots] = 0.0
-        if self.config.user_state == "item_mean":
+        if self.config.user_state != "text":
             self._state[slots] = self._profile_vectors[users]
             self._state_index[slots] = self._profile_index[users]
         else:
@@ -618,6 +623,19 @@ class RecEcosystemEnv(ParallelEnv):
             return
         self._state[slots] = unit_rows(self._history_sum[slots])
         self._state_index[slots] = self._history_index_sum[slots]
+
+    @property
+    def state_centre(self) -> np.ndarray:
+        """The catalog's mean text embedding: user-state embeddings are
+        ``unit(encode(text) - state_centre)``, like the item vectors."""
+        return self._centre
+
+    def _state_text_infos(self, infos: dict[str, dict]) -> dict[str, dict]:
+        if self.config.user_state == "text_deferred":
+            texts = self.state_texts(np.arange(self.config.num_sessions))
+            for j, text in enumerate(texts):
+                infos[f"slate_policy_{j}"]["user_state_text"] = text
+        return infos
 
     def state_texts(self, slots: np.ndarray) -> list[str]:
         """The user-state texts of slots: profile plus recently consumed titles."""

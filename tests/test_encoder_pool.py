@@ -161,3 +161,41 @@ def test_pool_is_used_from_an_env_runner_in_real_rllib_sampling(pool):
     assert runner_metrics["encoder/latency_p95_s"] >= runner_metrics["encoder/latency_p50_s"]
     assert result["encoder_pool"]["requests"] > before
     assert result["encoder_pool"]["texts_per_s"] > 0
+
+
+def test_deferred_text_states_make_one_call_per_runner_step_for_all_sub_envs(pool):
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    from marlrec.encoder.rllib import EncoderMetricsEnvRunner, text_state_connectors
+    from marlrec.rllib_env import EcosystemMultiAgentEnv
+
+    env_config = {"preset": "full_ecosystem", "encoder": pool.client(), "overrides": {
+        "num_sessions": 2, "num_candidates": 4, "horizon": 20, "user_state": "text_deferred",
+        "num_items": 60, "num_providers": 3, "num_users": 50}}
+    config = (
+        PPOConfig()
+        .environment(EcosystemMultiAgentEnv, env_config=env_config)
+        .env_runners(num_env_runners=1, num_envs_per_env_runner=3,
+                     env_runner_cls=EncoderMetricsEnvRunner,
+                     env_to_module_connector=text_state_connectors)
+        .multi_agent(policies={"slate_policy", "user", "provider"},
+                     policy_mapping_fn=lambda agent, episode, **kw: agent.rsplit("_", 1)[0])
+        .training(train_batch_size_per_learner=240, minibatch_size=120, num_epochs=1)
+    )
+    algo = config.build_algo()
+    try:
+        result = algo.train()
+        runner = algo.env_runner_group.foreach_env_runner(
+            lambda r: r.env and (r.env.envs[0].unwrapped.ecosystem.config.user_state,
+                                 type(r._env_to_module.connectors[0]).__name__))
+    finally:
+        algo.stop()
+    assert runner[-1] == ("text_deferred", "EncodeUserStateTexts")
+    metrics = result["env_runners"]
+    steps = metrics["num_env_steps_sampled"]
+    # 3 sub-envs step together: one encoder call per runner step covers all of them (plus
+    # one per episode boundary, where the sub-envs' reset observations are encoded)
+    runner_steps = steps / 3
+    assert 0 < metrics["encoder/calls"] <= runner_steps * (1 + 1 / 20) + 3, (
+        metrics["encoder/calls"], steps)
+    assert metrics["encoder/texts"] >= 2 * steps  # two sessions' texts per sub-env step

@@ -182,7 +182,8 @@ def test_step_after_end_requires_reset():
     [
         ({"slate_size": 11, "num_candidates": 10}, "slate_size=11 must be <= num_candidates=10"),
         ({"num_sessions": 0}, "num_sessions=0 must be an integer >= 1"),
-        ({"user_state": "tfidf"}, "user_state='tfidf' is not one of ('text', 'item_mean')"),
+        ({"user_state": "tfidf"},
+         "user_state='tfidf' is not one of ('text', 'item_mean', 'text_deferred')"),
         ({"catalog": "netflix"}, "catalog='netflix' is not one of"),
         ({"sessions": 3}, "unknown parameter(s) ['sessions']"),
         ({"user_model": {"budjet": 3}}, "unknown user_model parameter(s) ['budjet']"),
@@ -512,3 +513,18 @@ def test_dict_api_and_batched_rollout_give_the_same_episode():
         actions.update({a: prov[i] for i, a in enumerate(providers) if a in env.agents})
         obs, *_ = env.step(actions)
     assert env.episode_metrics() == reference
+
+
+def test_text_deferred_puts_state_texts_in_infos_and_runs_as_item_mean():
+    deferred, item_mean = small_env(user_state="text_deferred"), small_env(
+        user_state="item_mean")
+    obs_d, infos = deferred.reset(seed=3)
+    obs_m, _ = item_mean.reset(seed=3)
+    for j in range(deferred.num_sessions):
+        assert infos[f"slate_policy_{j}"]["user_state_text"] == deferred.state_texts([j])[0]
+    np.testing.assert_array_equal(obs_d["slate_policy_0"]["user_state"],
+                                  obs_m["slate_policy_0"]["user_state"])
+    actions = random_actions(deferred, None)
+    _, _, _, _, infos = deferred.step(actions)
+    assert "user_state_text" in infos["slate_policy_1"]
+    assert "user_state_text" not in infos["user_1"]

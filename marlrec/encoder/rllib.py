@@ -7,6 +7,9 @@
 - :func:`encoder_pool_callback`: an ``RLlibCallback`` class whose ``on_train_result`` adds
   the pool's replica figures (texts/s, batch sizes, cache hit rate, batch latency) to
   every training result under ``encoder_pool``, so they reach Tune and W&B.
+- :class:`EncodeUserStateTexts`: the env-to-module connector for envs built with
+  ``user_state="text_deferred"``: one encoder call per runner step for the state texts of
+  all its sub-envs (:func:`text_state_connectors` builds it with ``FlattenObservations``).
 """
 
 from __future__ import annotations
@@ -17,20 +20,24 @@ from typing import Any
 import numpy as np
 import ray
 from ray.rllib.callbacks.callbacks import RLlibCallback
+from ray.rllib.connectors.connector_v2 import ConnectorV2
+from ray.rllib.connectors.env_to_module import FlattenObservations
 from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner
 
+from envs.ecosystem import CANDIDATE_FEATURES
+from envs.encoding import unit_rows
 from marlrec.encoder.pool import ClientStats, EncoderClient, EncoderPoolConfig, pool_stats
 
 
 def _clients(env: Any) -> list[EncoderClient]:
     """The encoder clients of a runner's (vectorised) env."""
     subs = getattr(env, "envs", None) or [env]
-    found = []
+    found: dict[int, EncoderClient] = {}  # sub-envs built from one env_config share one
     for sub in subs:
         encoder = getattr(getattr(sub, "unwrapped", sub), "encoder", None)
         if isinstance(encoder, EncoderClient):
-            found.append(encoder)
-    return found
+            found[id(encoder)] = encoder
+    return list(found.values())
 
 
 def _snapshot(stats: ClientStats) -> tuple[float, int, int, int]:
@@ -43,6 +50,7 @@ class EncoderMetricsEnvRunner(MultiAgentEnvRunner):
     def sample(self, *args: Any, **kwargs: Any):
         clients = _clients(self.env) if self.env is not None else []
         before = [_snapshot(c.stats) for c in clients]
+        calls_before = sum(c.stats.calls for c in clients)
         started = time.perf_counter()
         samples = super().sample(*args, **kwargs)
         elapsed = time.perf_counter() - started
@@ -58,6 +66,8 @@ class EncoderMetricsEnvRunner(MultiAgentEnvRunner):
             m.log_value("encoder/wait_share", wait / max(elapsed, 1e-9), window=20)
             m.log_value("encoder/wait_s", wait, reduce="sum")
             m.log_value("encoder/texts", texts, reduce="sum")
+            m.log_value("encoder/calls", sum(c.stats.calls for c in clients) - calls_before,
+                        reduce="sum")
             m.log_value("encoder/client_cache_hit_rate", hits / max(1.0, texts), window=20)
             if latencies:
                 m.log_value("encoder/latency_p50_s", float(np.percentile(latencies, 50)),
@@ -94,3 +104,56 @@ def encoder_pool_callback(config: EncoderPoolConfig) -> type[RLlibCallback]:
             result["encoder_pool"] = stats
 
     return EncoderPoolCallback
+
+
+_SIMILARITY = CANDIDATE_FEATURES.index("similarity")
+
+
+class EncodeUserStateTexts(ConnectorV2):
+    """Puts the encoded user-state texts into the slate policies' observations.
+
+    For envs built with ``user_state="text_deferred"``: each step, the env leaves the
+    state text of session ``j`` in ``infos["slate_policy_j"]["user_state_text"]``. This
+    connector collects those texts from every episode of the runner (all sub-envs), encodes
+    them in **one** call, writes ``unit(vector - centre)`` into ``user_state`` and
+    recomputes the ``similarity`` candidate feature from it. Runs before
+    ``FlattenObservations``; the Learner sees the observations as written here.
+    """
+
+    def __init__(self, input_observation_space: Any = None, input_action_space: Any = None,
+                 *, encoder: Any, centre: np.ndarray, **kwargs: Any) -> None:
+        super().__init__(input_observation_space, input_action_space, **kwargs)
+        self.encoder = encoder
+        self.centre = np.asarray(centre, np.float32)
+
+    def __call__(self, *, rl_module: Any, batch: dict, episodes: list, explore: Any = None,
+                 shared_data: Any = None, **kwargs: Any) -> Any:
+        targets, texts = [], []
+        for sa_episode in self.single_agent_episode_iterator(
+                episodes, agents_that_stepped_only=True):
+            if not str(sa_episode.agent_id).startswith("slate_policy_"):
+                continue
+            info = sa_episode.get_infos(-1) or {}
+            if "user_state_text" in info:
+                targets.append(sa_episode)
+                texts.append(info["user_state_text"])
+        if texts:
+            states = unit_rows(self.encoder(texts) - self.centre)
+            for sa_episode, state in zip(targets, states, strict=True):
+                obs = dict(sa_episode.get_observations(-1))
+                features = np.array(obs["candidate_features"], copy=True)
+                features[:, _SIMILARITY] = obs["candidates"] @ state
+                obs["user_state"], obs["candidate_features"] = state, features
+                sa_episode.set_observations(at_indices=-1, new_data=obs)
+        return batch
+
+
+def text_state_connectors(env: Any, spaces: Any = None, device: Any = None) -> list[ConnectorV2]:
+    """``env_to_module_connector`` for ecosystems with ``user_state="text_deferred"``:
+    encode the state texts of all sub-envs in one call, then flatten the observations."""
+    if env is None:  # built without an env (e.g. to derive spaces): nothing to encode
+        return [FlattenObservations(multi_agent=True)]
+    first = (getattr(env, "envs", None) or [env])[0]
+    ecosystem = getattr(first, "unwrapped", first).ecosystem
+    return [EncodeUserStateTexts(encoder=ecosystem.encoder, centre=ecosystem.state_centre),
+            FlattenObservations(multi_agent=True)]
