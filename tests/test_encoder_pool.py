@@ -128,27 +128,33 @@ def test_bad_pool_config_names_the_field():
         EncoderPoolConfig(num_gpus=2)
 
 
-def test_pool_is_used_from_an_env_runner_in_real_rllib_sampling(pool):
+def tiny_ppo(pool, user_state: str, num_envs: int, connector):
+    """PPO on a tiny full ecosystem whose env runner reaches the pool's client."""
     from ray.rllib.algorithms.ppo import PPOConfig
-    from ray.rllib.connectors.env_to_module import FlattenObservations
 
     from marlrec.encoder.rllib import EncoderMetricsEnvRunner, encoder_pool_callback
     from marlrec.rllib_env import EcosystemMultiAgentEnv
 
     env_config = {"preset": "full_ecosystem", "encoder": pool.client(), "overrides": {
-        "num_sessions": 2, "num_candidates": 4, "horizon": 20, "user_state": "text",
+        "num_sessions": 2, "num_candidates": 4, "horizon": 20, "user_state": user_state,
         "num_items": 60, "num_providers": 3, "num_users": 50}}
-    config = (
+    return (
         PPOConfig()
         .environment(EcosystemMultiAgentEnv, env_config=env_config)
-        .env_runners(num_env_runners=1, env_runner_cls=EncoderMetricsEnvRunner,
-                     env_to_module_connector=lambda env, spaces, device: FlattenObservations(
-                         multi_agent=True))
+        .env_runners(num_env_runners=1, num_envs_per_env_runner=num_envs,
+                     env_runner_cls=EncoderMetricsEnvRunner, env_to_module_connector=connector)
         .multi_agent(policies={"slate_policy", "user", "provider"},
                      policy_mapping_fn=lambda agent, episode, **kw: agent.rsplit("_", 1)[0])
-        .training(train_batch_size_per_learner=200, minibatch_size=100, num_epochs=1)
+        .training(train_batch_size_per_learner=240, minibatch_size=120, num_epochs=1)
         .callbacks(encoder_pool_callback(pool.config))
     )
+
+
+def test_pool_is_used_from_an_env_runner_in_real_rllib_sampling(pool):
+    from ray.rllib.connectors.env_to_module import FlattenObservations
+
+    config = tiny_ppo(pool, "text", 1,
+                      lambda env, spaces, device: FlattenObservations(multi_agent=True))
     before = pool.stats()["requests"]
     algo = config.build_algo()
     try:
@@ -164,24 +170,9 @@ def test_pool_is_used_from_an_env_runner_in_real_rllib_sampling(pool):
 
 
 def test_deferred_text_states_make_one_call_per_runner_step_for_all_sub_envs(pool):
-    from ray.rllib.algorithms.ppo import PPOConfig
+    from marlrec.encoder.rllib import text_state_connectors
 
-    from marlrec.encoder.rllib import EncoderMetricsEnvRunner, text_state_connectors
-    from marlrec.rllib_env import EcosystemMultiAgentEnv
-
-    env_config = {"preset": "full_ecosystem", "encoder": pool.client(), "overrides": {
-        "num_sessions": 2, "num_candidates": 4, "horizon": 20, "user_state": "text_deferred",
-        "num_items": 60, "num_providers": 3, "num_users": 50}}
-    config = (
-        PPOConfig()
-        .environment(EcosystemMultiAgentEnv, env_config=env_config)
-        .env_runners(num_env_runners=1, num_envs_per_env_runner=3,
-                     env_runner_cls=EncoderMetricsEnvRunner,
-                     env_to_module_connector=text_state_connectors)
-        .multi_agent(policies={"slate_policy", "user", "provider"},
-                     policy_mapping_fn=lambda agent, episode, **kw: agent.rsplit("_", 1)[0])
-        .training(train_batch_size_per_learner=240, minibatch_size=120, num_epochs=1)
-    )
+    config = tiny_ppo(pool, "text_deferred", 3, text_state_connectors)
     algo = config.build_algo()
     try:
         result = algo.train()
