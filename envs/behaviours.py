@@ -26,7 +26,7 @@ import numpy as np
 
 from envs.ecosystem import CANDIDATE_FEATURES, SLATE_FEATURES
 from envs.providers import NO_RELEASE
-from envs.users import UserModel, affinity, choice_probabilities
+from envs.users import UserModel, affinity, choice_probabilities, choice_scores
 
 
 class Behaviour(Protocol):
@@ -125,9 +125,10 @@ class ChoiceModelUser(ScriptedBehaviour):
         return choice_probabilities(self.model, appeal, affinity(obs["interest"], obs["slate"]))
 
     def act_batch(self, obs: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
-        probs = self.probabilities(obs)
-        u = rng.random((probs.shape[0], 1))
-        return np.minimum((probs.cumsum(axis=1) < u).sum(axis=1), probs.shape[1] - 1)
+        # Gumbel-max: argmax(scores + Gumbel noise) is a draw from softmax(scores).
+        appeal = obs["slate_features"][..., SLATE_FEATURES.index("appeal")]
+        scores = choice_scores(self.model, appeal, affinity(obs["interest"], obs["slate"]))
+        return np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
 
     def __repr__(self) -> str:
         return "ChoiceModelUser()"

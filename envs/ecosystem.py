@@ -355,6 +355,13 @@ class RecEcosystemEnv(ParallelEnv):
         n = self.catalog.num_items
         self._item_clicks = np.zeros(n, np.float32)
         self._item_utility = np.zeros(n, np.float32)
+        # Per-item observation features, updated where clicks happen: popularity (log prior
+        # interactions + clicks, scaled) and observed satisfaction (running mean utility of
+        # the item's consumptions, with one pseudo-consumption of utility 0: what a platform
+        # learns from logged feedback).
+        self._item_popularity = (np.log1p(self.catalog.prior_popularity)
+                                 / self._popularity_scale).astype(np.float32)
+        self._item_satisfaction = np.zeros(n, np.float32)
         self._history = np.full((b, cfg.user_model.history_length), -1, np.int64)
         self._history_sum = np.zeros((b, self.embedding_dim), np.float32)
         # The user state in the retrieval index's space, up to a positive scale per row
@@ -472,6 +479,11 @@ class RecEcosystemEnv(ParallelEnv):
         self.metrics.record_responses(clicked, watch, utility)
         self._item_clicks += np.bincount(eaten, minlength=n)
         self._item_utility += np.bincount(eaten, weights=utility[consumed], minlength=n)
+        self._item_popularity[eaten] = np.log1p(
+            self.catalog.prior_popularity[eaten] + self._item_clicks[eaten]
+        ) / self._popularity_scale
+        self._item_satisfaction[eaten] = self._item_utility[eaten] / (
+            self._item_clicks[eaten] + 1.0)
         engagement = np.bincount(self.market.owner[eaten], weights=watch[consumed],
                                  minlength=p_count)
 
@@ -519,8 +531,8 @@ class RecEcosystemEnv(ParallelEnv):
         features = np.empty((*cand.shape, len(CANDIDATE_FEATURES) + int(cfg.reveal_quality)),
                             np.float32)
         features[..., 0] = self.catalog.appeal[cand]
-        features[..., 1] = self._popularity(cand)
-        features[..., 2] = self._observed_satisfaction(cand)
+        features[..., 1] = self._item_popularity[cand]
+        features[..., 2] = self._item_satisfaction[cand]
         features[..., 3] = similarity
         if cfg.reveal_quality:
             features[..., 4] = self.catalog.quality[cand]
@@ -532,7 +544,7 @@ class RecEcosystemEnv(ParallelEnv):
         shown = self._shown
         slate_features = np.empty((b, s, len(SLATE_FEATURES)), np.float32)
         slate_features[..., 0] = self.catalog.appeal[shown]
-        slate_features[..., 1] = self._popularity(shown)
+        slate_features[..., 1] = self._item_popularity[shown]
         budget = np.empty((b, 1), np.float32)
         budget[:, 0] = np.clip(self._budget / cfg.user_model.budget, 0.0, 1.0)
         return {
@@ -588,15 +600,6 @@ class RecEcosystemEnv(ParallelEnv):
         for a in wanted[2 * b:]:
             obs[a] = prov[int(a.rsplit("_", 1)[1])]
         return obs
-
-    def _popularity(self, items: np.ndarray) -> np.ndarray:
-        clicks = self.catalog.prior_popularity[items] + self._item_clicks[items]
-        return np.log1p(clicks) / self._popularity_scale
-
-    def _observed_satisfaction(self, items: np.ndarray) -> np.ndarray:
-        """Running mean utility of an item's consumptions this episode (prior: one
-        pseudo-consumption of utility 0): what a platform learns from logged feedback."""
-        return self._item_utility[items] / (self._item_clicks[items] + 1.0)
 
     def _start_sessions(self, slots: np.ndarray) -> None:
         um = self.config.user_model
@@ -677,13 +680,16 @@ class RecEcosystemEnv(ParallelEnv):
         # order, starting at a random place, that are not retrieved ones (a window of
         # n_random + r positions always holds enough).
         start = self._rng.integers(0, n_live, b)
-        window = (start[:, None] + np.arange(n_random + r)) % n_live
+        window = (start[:, None] + np.arange(n_random)) % n_live
         if r and n_random:
             retrieved_at = self._order_position[self._retrieved]
-            clash = (window[:, :, None] == retrieved_at[:, None, :]).any(axis=2)
-            keep = np.argsort(clash, axis=1, kind="stable")[:, :n_random]
-            window = np.take_along_axis(window, keep, axis=1)
-        random_items = live_order[window[:, :n_random]]
+            # ((position - start) mod n_live) < n_random: a retrieved item is in the window
+            hits = ((retrieved_at - start[:, None]) % n_live < n_random).any(axis=1)
+            for j in np.flatnonzero(hits):  # rare: lengthen the window past the clashes
+                longer = (start[j] + np.arange(n_random + r)) % n_live
+                free = (longer[:, None] != retrieved_at[j][None, :]).all(axis=1)
+                window[j] = longer[free][:n_random]
+        random_items = live_order[window]
         self._candidates = np.concatenate([self._retrieved, random_items], axis=1)
 
     def _slates_from_positions(self, positions: np.ndarray) -> np.ndarray:

@@ -125,18 +125,27 @@ class ProviderMarket:
         """Updates the moving averages from one step's impressions and engagement per
         provider, and the topic demand; returns the providers that leave now."""
         rate = self.model.exposure_ema_rate
-        share = impressions / max(1.0, impressions.sum())
-        eng_share = engagement / max(1e-9, engagement.sum()) if engagement.sum() > 0 else share
-        self.exposure_ema = ((1 - rate) * self.exposure_ema + rate * share) * self.active
-        self.engagement_ema = ((1 - rate) * self.engagement_ema + rate * eng_share) * self.active
+        total_impressions, total_engagement = float(impressions.sum()), float(engagement.sum())
+        share = impressions * (rate / max(1.0, total_impressions))
+        eng_share = (engagement * (rate / total_engagement) if total_engagement > 0 else share)
+        self.exposure_ema *= 1 - rate
+        self.exposure_ema += share
+        self.exposure_ema *= self.active
+        self.engagement_ema *= 1 - rate
+        self.engagement_ema += eng_share
+        self.engagement_ema *= self.active
         if consumed_topics.size:
-            demand = np.bincount(consumed_topics, minlength=self.num_topics) / consumed_topics.size
-            self.demand_ema = (1 - rate) * self.demand_ema + rate * demand
-        fair = 1.0 / max(1, self.active.sum())
-        starving = self.active & (self.exposure_ema < self.model.leave_threshold * fair)
-        self.starving_steps = (self.starving_steps + 1) * starving
-        leaving = np.flatnonzero(self.starving_steps >= self.model.patience)
-        leaving = self._affordable_departures(leaving)
+            self.demand_ema *= 1 - rate
+            self.demand_ema += np.bincount(consumed_topics, minlength=self.num_topics) * (
+                rate / consumed_topics.size)
+        threshold = self.model.leave_threshold / max(1, int(self.active.sum()))
+        starving = self.active & (self.exposure_ema < threshold)
+        self.starving_steps += 1
+        self.starving_steps *= starving
+        if self.starving_steps.max() < self.model.patience:
+            return np.empty(0, np.int64)
+        leaving = self._affordable_departures(
+            np.flatnonzero(self.starving_steps >= self.model.patience))
         if leaving.size:
             self.active[leaving] = False
             self.live[np.isin(self.owner, leaving)] = False
