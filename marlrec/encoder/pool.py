@@ -37,7 +37,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -421,8 +421,6 @@ class EncoderPool:
         for actor in [*self.replicas, self.store]:
             ray.kill(actor, no_restart=True)
 
-    def describe(self) -> dict[str, Any]:
-        return {**asdict(self.config), "dim": self.dim, "max_length": self.max_length}
 
 
 def pool_stats(config: EncoderPoolConfig, reset: bool = False) -> dict[str, Any]:
