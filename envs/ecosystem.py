@@ -435,7 +435,8 @@ class RecEcosystemEnv(ParallelEnv):
                     provider_actions: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray,
                                                            np.ndarray]:
         """One step from role-batched actions: slates ``(B, S)``, user choices ``(B,)``,
-        provider releases ``(P,)`` (entries of providers that left are ignored).
+        provider releases ``(P,)`` (every entry must be in range; those of providers that
+        left are ignored).
 
         Returns rewards per role (arrays over slots / providers), the slots whose session
         ended and the providers that left (``agents`` is updated as by :meth:`step`).
