@@ -1,0 +1,298 @@
+"""Experiment specs: YAML validated into typed dataclasses before anything runs.
+
+A spec separates the task (``env``: preset and parameters), who learns (``roles``), how
+agents share modules (``sharing``), the algorithms, the seeds, the budget (``stop``),
+``resources``, ``logging`` and ``evaluation``, BenchMARL style. Every key is checked: a
+wrong key, type or value raises :class:`SpecError` naming the key path, the value and what
+is allowed, e.g. ``experiment.roles.user.behaviour: 'oracle' is not one of
+['choice_model']``.
+
+    name: quickstart
+    env:
+      preset: interest_evolution
+      params: {catalog: movielens-100k, num_sessions: 16, user_state: item_mean}
+    roles:                       # optional: defaults come from the preset
+      slate_policy: {learned: true}
+      user: {learned: false, behaviour: choice_model}
+    sharing: per_role            # independent | per_role | shared
+    algorithms: [PPO]
+    seeds: [0, 1, 2]
+    stop: {env_steps: 20000}
+    resources: {num_env_runners: 1, num_envs_per_env_runner: 1}
+    logging: {wandb_mode: offline, wandb_project: marlrec, checkpoint_every: 5}
+    evaluation: {episodes: 10, seed: 1000, baselines: [random, greedy_by_appeal]}
+
+``--set key.path=value`` overrides (:func:`apply_overrides`) are applied to the raw mapping
+before validation, so they are checked the same way.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import envs
+from envs.ecosystem import EcosystemConfig
+
+ROLES = envs.ROLES
+SHARING_MODES = ("independent", "per_role", "shared")
+ALGORITHMS = ("PPO",)
+"""Algorithms wired up so far (marlrec.training.ALGORITHMS declares their capabilities)."""
+SCRIPTED_BEHAVIOURS = {
+    "slate_policy": tuple(envs.SLATE_BASELINES),
+    "user": ("choice_model",),
+    "provider": ("static", "follow_the_trend"),
+}
+DEFAULT_BEHAVIOUR = {"slate_policy": "greedy_by_appeal", "user": "choice_model",
+                     "provider": "static"}
+WANDB_MODES = ("offline", "online", "disabled")
+_CATALOG_PARAMS = ("catalog", "num_items", "num_topics", "num_providers", "num_users",
+                   "catalog_seed", "data_dir")
+
+
+class SpecError(ValueError):
+    """A spec key has a wrong name, type or value; the message names all three."""
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    preset: str = "interest_evolution"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    learned: bool = True
+    behaviour: str | None = None  # the scripted behaviour when not learned
+
+
+@dataclass(frozen=True)
+class StopSpec:
+    env_steps: int = 20_000
+
+
+@dataclass(frozen=True)
+class ResourcesSpec:
+    num_env_runners: int = 1
+    num_envs_per_env_runner: int = 1
+    num_learners: int = 0
+    num_gpus_per_learner: float = 0.0
+
+
+@dataclass(frozen=True)
+class LoggingSpec:
+    wandb_mode: str = "offline"
+    wandb_project: str = "marlrec"
+    wandb_group: str | None = None
+    checkpoint_every: int = 5
+    results_dir: str = "results"
+
+
+@dataclass(frozen=True)
+class EvaluationSpec:
+    episodes: int = 10
+    seed: int = 1000
+    baselines: list[str] = field(default_factory=lambda: ["random", "greedy_by_appeal"])
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    name: str
+    env: EnvSpec = field(default_factory=EnvSpec)
+    roles: dict[str, RoleSpec] = field(default_factory=dict)
+    sharing: str = "per_role"
+    algorithms: list[str] = field(default_factory=lambda: ["PPO"])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    stop: StopSpec = field(default_factory=StopSpec)
+    resources: ResourcesSpec = field(default_factory=ResourcesSpec)
+    logging: LoggingSpec = field(default_factory=LoggingSpec)
+    evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
+
+    @property
+    def learned_roles(self) -> list[str]:
+        return [r for r in ROLES if self.roles[r].learned]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fully resolved spec, as written next to the results."""
+        return dataclasses.asdict(self)
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp)).replace("NoneType", "null")
+
+
+def _convert(value: Any, tp: Any, path: str) -> Any:
+    """``value`` checked against the annotation ``tp`` (dataclasses recursively)."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, path)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in (o for o in options if o is not type(None)):
+            try:
+                return _convert(value, option, path)
+            except SpecError as e:
+                errors.append(str(e))
+        raise SpecError(errors[0])
+    if origin is list:
+        if not isinstance(value, list):
+            raise SpecError(f"{path}: {value!r} must be a list")
+        (item,) = typing.get_args(tp)
+        return [_convert(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise SpecError(f"{path}: {value!r} must be a mapping")
+        _, item = typing.get_args(tp)
+        return {str(k): _convert(v, item, f"{path}.{k}") for k, v in value.items()}
+    if tp is Any:
+        return value
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is int and isinstance(value, bool) or not isinstance(value, tp):
+        raise SpecError(f"{path}: {value!r} must be {_type_name(tp)}, got "
+                        f"{type(value).__name__}")
+    return value
+
+
+def _build(cls: type, raw: Any, path: str) -> Any:
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: {raw!r} must be a mapping with keys "
+                        f"{[f.name for f in dataclasses.fields(cls)]}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(raw) - set(names))
+    if unknown:
+        raise SpecError(f"{path}: unknown key(s) {unknown}; allowed: {names}")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in raw:
+            kwargs[f.name] = _convert(raw[f.name], hints[f.name], f"{path}.{f.name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise SpecError(f"{path}.{f.name}: missing (required)")
+    return cls(**kwargs)
+
+
+def _one_of(path: str, value: Any, allowed: tuple | list) -> None:
+    if value not in allowed:
+        raise SpecError(f"{path}: {value!r} is not one of {list(allowed)}")
+
+
+def _at_least(path: str, value: float, low: float) -> None:
+    if value < low:
+        raise SpecError(f"{path}: {value!r} must be >= {low}")
+
+
+def _check(spec: ExperimentSpec) -> ExperimentSpec:
+    """Value checks beyond types; resolves role defaults from the preset."""
+    p = "experiment"
+    if not spec.name or any(c in spec.name for c in "/\\ "):
+        raise SpecError(f"{p}.name: {spec.name!r} must be a non-empty name without spaces or "
+                        "slashes (it names the results folder)")
+    _one_of(f"{p}.env.preset", spec.env.preset, sorted(envs.PRESETS))
+    config_fields = {f.name for f in dataclasses.fields(EcosystemConfig)}
+    params = dict(spec.env.params)
+    unknown = sorted(set(params) - config_fields - set(_CATALOG_PARAMS))
+    if unknown:
+        raise SpecError(f"{p}.env.params: unknown key(s) {unknown}; allowed: "
+                        f"{sorted(config_fields | set(_CATALOG_PARAMS))}")
+    if "catalog" in params:
+        _one_of(f"{p}.env.params.catalog", params["catalog"], envs.CATALOGS)
+    try:
+        EcosystemConfig().with_overrides(**{k: v for k, v in params.items()
+                                            if k in config_fields})
+    except (ValueError, TypeError) as e:
+        raise SpecError(f"{p}.env.params: {e}") from e
+
+    preset_learned = envs.PRESETS[spec.env.preset].learned_roles
+    unknown_roles = sorted(set(spec.roles) - set(ROLES))
+    if unknown_roles:
+        raise SpecError(f"{p}.roles: unknown role(s) {unknown_roles}; allowed: {list(ROLES)}")
+    roles = {}
+    for role in ROLES:
+        given = spec.roles.get(role, RoleSpec(learned=role in preset_learned))
+        path = f"{p}.roles.{role}"
+        if given.learned and given.behaviour is not None:
+            raise SpecError(f"{path}.behaviour: {given.behaviour!r} given for a learned role; "
+                            "set learned: false to script it")
+        behaviour = given.behaviour
+        if not given.learned:
+            behaviour = behaviour or DEFAULT_BEHAVIOUR[role]
+            _one_of(f"{path}.behaviour", behaviour, SCRIPTED_BEHAVIOURS[role])
+        roles[role] = RoleSpec(learned=given.learned, behaviour=behaviour)
+    if not any(r.learned for r in roles.values()):
+        raise SpecError(f"{p}.roles: no role is learned; at least one must be")
+
+    _one_of(f"{p}.sharing", spec.sharing, SHARING_MODES)
+    if not spec.algorithms:
+        raise SpecError(f"{p}.algorithms: empty; name at least one of {list(ALGORITHMS)}")
+    for i, algo in enumerate(spec.algorithms):
+        _one_of(f"{p}.algorithms[{i}]", algo, ALGORITHMS)
+    if not spec.seeds or len(set(spec.seeds)) != len(spec.seeds):
+        raise SpecError(f"{p}.seeds: {spec.seeds!r} must be a non-empty list of distinct ints")
+    _at_least(f"{p}.stop.env_steps", spec.stop.env_steps, 1)
+    r = spec.resources
+    _at_least(f"{p}.resources.num_env_runners", r.num_env_runners, 0)
+    _at_least(f"{p}.resources.num_envs_per_env_runner", r.num_envs_per_env_runner, 1)
+    _at_least(f"{p}.resources.num_learners", r.num_learners, 0)
+    _at_least(f"{p}.resources.num_gpus_per_learner", r.num_gpus_per_learner, 0)
+    _one_of(f"{p}.logging.wandb_mode", spec.logging.wandb_mode, WANDB_MODES)
+    _at_least(f"{p}.logging.checkpoint_every", spec.logging.checkpoint_every, 1)
+    _at_least(f"{p}.evaluation.episodes", spec.evaluation.episodes, 1)
+    for i, name in enumerate(spec.evaluation.baselines):
+        _one_of(f"{p}.evaluation.baselines[{i}]", name, tuple(envs.SLATE_BASELINES))
+    return dataclasses.replace(spec, roles=roles)
+
+
+def parse_spec(raw: Any) -> ExperimentSpec:
+    """A validated :class:`ExperimentSpec` from a mapping (as loaded from YAML)."""
+    return _check(_build(ExperimentSpec, raw, "experiment"))
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """A copy of ``raw`` with ``key.path=value`` overrides (values parsed as YAML)."""
+    out = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise SpecError(f"--set {item!r}: expected key.path=value, e.g. "
+                            "--set stop.env_steps=4000")
+        node = out
+        parts = key.split(".")
+        for i, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise SpecError(f"--set {item!r}: experiment.{'.'.join(parts[:i + 1])} is "
+                                f"{child!r}, not a mapping")
+            node = child
+        node[parts[-1]] = yaml.safe_load(text)
+    return out
+
+
+def load_spec(path: str | Path, overrides: list[str] | None = None) -> ExperimentSpec:
+    """Reads, overrides and validates the YAML spec at ``path``."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise SpecError(f"{path}: no such experiment spec") from e
+    except yaml.YAMLError as e:
+        raise SpecError(f"{path}: not valid YAML ({e})") from e
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: the spec must be a mapping at the top level")
+    raw.setdefault("name", path.stem)
+    return parse_spec(apply_overrides(raw, overrides or []))

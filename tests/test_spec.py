@@ -1,0 +1,96 @@
+"""Experiment specs: typed parsing, defaults from presets, errors naming path/value/allowed."""
+
+from __future__ import annotations
+
+import pytest
+
+from marlrec.spec import SpecError, apply_overrides, load_spec, parse_spec
+
+GOOD = {
+    "name": "tiny",
+    "env": {"preset": "creator_economy", "params": {"num_sessions": 4, "catalog": "synthetic",
+                                                     "user_model": {"budget": 30.0}}},
+    "sharing": "independent",
+    "algorithms": ["PPO"],
+    "seeds": [0, 1],
+    "stop": {"env_steps": 400},
+    "resources": {"num_env_runners": 0},
+    "logging": {"wandb_mode": "disabled"},
+    "evaluation": {"episodes": 2, "baselines": ["random"]},
+}
+
+
+def test_a_good_spec_parses_with_role_defaults_from_the_preset():
+    spec = parse_spec(GOOD)
+    assert spec.learned_roles == ["slate_policy", "provider"]  # creator_economy
+    assert spec.roles["user"].behaviour == "choice_model"  # the default scripted user
+    assert spec.roles["slate_policy"].behaviour is None
+    assert spec.resources.num_envs_per_env_runner == 1  # default
+    assert spec.to_dict()["env"]["params"]["user_model"] == {"budget": 30.0}
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"sharnig": "shared"}, "experiment: unknown key(s) ['sharnig']; allowed: ['name', "),
+        ({"seeds": "0"}, "experiment.seeds: '0' must be a list"),
+        ({"seeds": [0, "one"]}, "experiment.seeds[1]: 'one' must be int, got str"),
+        ({"seeds": [1, 1]}, "experiment.seeds: [1, 1] must be a non-empty list of distinct"),
+        ({"sharing": "consensus"}, "experiment.sharing: 'consensus' is not one of "
+                                   "['independent', 'per_role', 'shared']"),
+        ({"algorithms": ["SlateQ"]}, "experiment.algorithms[0]: 'SlateQ' is not one of ['PPO']"),
+        ({"stop": {"env_steps": 0}}, "experiment.stop.env_steps: 0 must be >= 1"),
+        ({"stop": {"steps": 10}}, "experiment.stop: unknown key(s) ['steps']; allowed: "
+                                  "['env_steps']"),
+        ({"env": {"preset": "netflix"}}, "experiment.env.preset: 'netflix' is not one of"),
+        ({"env": {"params": {"num_sesions": 3}}}, "experiment.env.params: unknown key(s) "
+                                                  "['num_sesions']"),
+        ({"env": {"params": {"slate_size": 0}}}, "experiment.env.params: slate_size=0 must be "
+                                                 "an integer >= 1"),
+        ({"env": {"params": {"catalog": "netflix"}}}, "experiment.env.params.catalog: "
+                                                      "'netflix' is not one of"),
+        ({"roles": {"critic": {}}}, "experiment.roles: unknown role(s) ['critic']"),
+        ({"roles": {"user": {"learned": False, "behaviour": "oracle"}}},
+         "experiment.roles.user.behaviour: 'oracle' is not one of ['choice_model']"),
+        ({"roles": {"user": {"learned": "yes"}}},
+         "experiment.roles.user.learned: 'yes' must be bool, got str"),
+        ({"roles": {"slate_policy": {"behaviour": "random"}}},
+         "experiment.roles.slate_policy.behaviour: 'random' given for a learned role"),
+        ({"env": {"preset": "interest_evolution"},
+          "roles": {"slate_policy": {"learned": False}}}, "experiment.roles: no role is learned"),
+        ({"logging": {"wandb_mode": "cloud"}}, "experiment.logging.wandb_mode: 'cloud' is not "
+                                               "one of ['offline', 'online', 'disabled']"),
+        ({"evaluation": {"baselines": ["oracle"]}}, "experiment.evaluation.baselines[0]: "
+                                                    "'oracle' is not one of"),
+        ({"name": "my run"}, "experiment.name: 'my run' must be a non-empty name"),
+    ],
+)
+def test_bad_specs_name_the_key_path_value_and_what_is_allowed(patch, message):
+    with pytest.raises(SpecError) as err:
+        parse_spec({**GOOD, **patch})
+    assert message in str(err.value)
+
+
+def test_overrides_are_validated_like_the_file(tmp_path):
+    path = tmp_path / "exp.yaml"
+    path.write_text("env:\n  preset: interest_evolution\nstop: {env_steps: 100}\n")
+    spec = load_spec(path, ["stop.env_steps=4000", "env.params.num_sessions=16",
+                            "seeds=[3, 4]"])
+    assert spec.name == "exp"  # from the file name
+    assert spec.stop.env_steps == 4000 and spec.seeds == [3, 4]
+    assert spec.env.params == {"num_sessions": 16}
+    with pytest.raises(SpecError, match="experiment.stop.env_steps: -5 must be >= 1"):
+        load_spec(path, ["stop.env_steps=-5"])
+    with pytest.raises(SpecError, match="expected key.path=value"):
+        apply_overrides({}, ["stop.env_steps"])
+    with pytest.raises(SpecError, match="experiment.stop.env_steps is 100, not a mapping"):
+        load_spec(path, ["stop.env_steps.x=1"])
+
+
+def test_missing_and_broken_files(tmp_path):
+    with pytest.raises(SpecError, match="no such experiment spec"):
+        load_spec(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("env: [unclosed\n")
+    with pytest.raises(SpecError, match="not valid YAML"):
+        load_spec(bad)
