@@ -1,0 +1,133 @@
+"""From an experiment spec to an RLlib ``AlgorithmConfig``: sharing modes, scripted roles,
+algorithm capabilities.
+
+Sharing modes map agents to RLlib modules (``policy_mapping_fn``):
+
+| mode | learned agents | scripted roles |
+|---|---|---|
+| ``independent`` | one module per agent (module id = agent id) | one module per role |
+| ``per_role`` | one module per role (the usual parameter sharing) | one module per role |
+| ``shared`` | one module per distinct (observation, action) space pair | one module per role |
+
+In this ecosystem every role has its own spaces, so ``shared`` gives one module per
+learned role, like ``per_role``; it differs once roles share spaces.
+
+Scripted roles run their behaviour in a non-trained
+:class:`marlrec.scripted_modules.ScriptedBehaviourModule` (not in ``policies_to_train``);
+their observations are left unflattened for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+from ray.rllib.algorithms.ppo import PPOConfig
+from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+import envs
+from marlrec.rllib_env import EcosystemMultiAgentEnv
+from marlrec.scripted_modules import learned_agents_flattener, scripted_module_spec
+from marlrec.spec import SHARING_MODES, ExperimentSpec
+
+
+@dataclass(frozen=True)
+class AlgorithmInfo:
+    """An algorithm and what it supports (checked before anything runs)."""
+
+    config_class: type[AlgorithmConfig]
+    discrete_actions: bool
+    multi_discrete_actions: bool
+    continuous_actions: bool
+    sharing_modes: tuple[str, ...]
+
+
+ALGORITHMS: dict[str, AlgorithmInfo] = {
+    "PPO": AlgorithmInfo(PPOConfig, discrete_actions=True, multi_discrete_actions=True,
+                         continuous_actions=True, sharing_modes=SHARING_MODES),
+}
+
+
+class AgentToModule:
+    """A picklable ``policy_mapping_fn``: a fixed agent id -> module id table."""
+
+    def __init__(self, table: dict[str, str]) -> None:
+        self.table = dict(table)
+
+    def __call__(self, agent_id: str, episode: Any = None, **kwargs: Any) -> str:
+        return self.table[agent_id]
+
+
+def module_table(env: envs.RecEcosystemEnv, learned_roles: list[str], sharing: str
+                 ) -> dict[str, str]:
+    """Agent id -> module id for a sharing mode (see the module docstring)."""
+    if sharing not in SHARING_MODES:
+        raise ValueError(f"sharing={sharing!r} is not one of {list(SHARING_MODES)}")
+    table: dict[str, str] = {}
+    groups: list[tuple[Any, Any]] = []
+    for agent in env.possible_agents:
+        role = env.role_of(agent)
+        if role not in learned_roles or sharing == "per_role":
+            table[agent] = role
+        elif sharing == "independent":
+            table[agent] = agent
+        else:  # shared: one module per distinct (observation space, action space)
+            key = (env.observation_space(agent), env.action_space(agent))
+            if key not in groups:
+                groups.append(key)
+            table[agent] = f"shared_{groups.index(key)}"
+    return table
+
+
+def _scripted_behaviour(env: envs.RecEcosystemEnv, role: str, name: str) -> Any:
+    if role == "slate_policy":
+        return envs.SLATE_BASELINES[name](env.config.slate_size)
+    if role == "user":
+        return envs.ChoiceModelUser(env.config.user_model)
+    return {"static": envs.StaticProvider,
+            "follow_the_trend": lambda: envs.FollowTheTrend(env.catalog.num_topics)}[name]()
+
+
+def build_algorithm_config(spec: ExperimentSpec, algorithm: str, seed: int,
+                           encoder: Any = None) -> AlgorithmConfig:
+    """The RLlib config of one trial (``algorithm`` x ``spec.sharing`` x ``seed``)."""
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm {algorithm!r} is not one of {sorted(ALGORITHMS)}")
+    info = ALGORITHMS[algorithm]
+    if spec.sharing not in info.sharing_modes:
+        raise ValueError(f"{algorithm} does not support sharing={spec.sharing!r}; it supports "
+                         f"{list(info.sharing_modes)}")
+    env_config = {"preset": spec.env.preset, "overrides": dict(spec.env.params),
+                  "encoder": encoder}
+    env = EcosystemMultiAgentEnv(env_config).ecosystem  # spaces and agents only
+    learned = spec.learned_roles
+    table = module_table(env, learned, spec.sharing)
+    specs: dict[str, RLModuleSpec] = {}
+    for agent, module in table.items():
+        role = env.role_of(agent)
+        if module in specs:
+            continue
+        if role in learned:
+            specs[module] = RLModuleSpec()
+        else:
+            behaviour = _scripted_behaviour(env, role, spec.roles[role].behaviour)
+            specs[module] = scripted_module_spec(behaviour, env.observation_space(agent),
+                                                 env.action_space(agent), seed=seed)
+    learned_agents = [a for a in env.possible_agents if env.role_of(a) in learned]
+    resources = spec.resources
+    return (
+        info.config_class()
+        .environment(EcosystemMultiAgentEnv, env_config=env_config)
+        .env_runners(num_env_runners=resources.num_env_runners,
+                     num_envs_per_env_runner=resources.num_envs_per_env_runner,
+                     env_to_module_connector=learned_agents_flattener(learned_agents))
+        .learners(num_learners=resources.num_learners,
+                  num_gpus_per_learner=resources.num_gpus_per_learner)
+        .multi_agent(policies=set(specs), policy_mapping_fn=AgentToModule(table),
+                     policies_to_train=sorted({m for a, m in table.items()
+                                               if env.role_of(a) in learned}))
+        .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=specs))
+        .debugging(seed=seed)
+    )
