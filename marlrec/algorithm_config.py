@@ -129,5 +129,6 @@ def build_algorithm_config(spec: ExperimentSpec, algorithm: str, seed: int,
                      policies_to_train=sorted({m for a, m in table.items()
                                                if env.role_of(a) in learned}))
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=specs))
+        .training(**spec.training)
         .debugging(seed=seed)
     )

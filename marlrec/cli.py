@@ -5,6 +5,7 @@
     marlrec rollout [--preset P] [--catalog C] [--policies a,b] [--episodes N] [--seed S]
                     [--encoder minilm|hashing] [--set key=value ...] [--out DIR]
     marlrec demo    (a rollout comparison on MovieLens-100k with all-MiniLM-L6-v2)
+    marlrec run SPEC.yaml [--set key.path=value ...] [--resume]
 """
 
 from __future__ import annotations
@@ -115,6 +116,31 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from marlrec.spec import load_spec
+
+    spec = load_spec(args.spec, args.set or [])  # fails here, before Ray starts
+    import ray
+    from rich.console import Console
+    from rich.table import Table
+
+    from marlrec.run import run_experiment
+
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False)
+    summaries = run_experiment(spec, resume=args.resume)
+    table = Table(title=f"{spec.name}: {len(summaries)} trials ({spec.sharing} sharing)")
+    for column in ("algorithm", "seed", "env steps", "episode return (mean)", "checkpoint"):
+        table.add_column(column)
+    for s in summaries:
+        table.add_row(s.algorithm, str(s.seed), f"{s.env_steps:,}",
+                      "n/a" if s.episode_return_mean is None else f"{s.episode_return_mean:.3g}",
+                      s.checkpoint or "none")
+    Console(width=160).print(table)
+    print(f"results: {Path(spec.logging.results_dir).resolve() / spec.name}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     import envs
 
@@ -146,6 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="env parameter override, e.g. num_sessions=16 user_model.budget=30")
         p.add_argument("--out", default="results/rollout")
         p.set_defaults(func=_cmd_rollout, **defaults)
+
+    run = sub.add_parser("run", help="train the algorithm x seed grid of an experiment spec")
+    run.add_argument("spec", help="YAML experiment spec (see marlrec/spec.py)")
+    run.add_argument("--set", action="append", metavar="KEY.PATH=VALUE",
+                     help="override a spec key, e.g. --set stop.env_steps=4000")
+    run.add_argument("--resume", action="store_true",
+                     help="continue an interrupted experiment from its last checkpoints")
+    run.set_defaults(func=_cmd_run)
 
     rollout_args(sub.add_parser("rollout", help="compare scripted slate policies"))
     rollout_args(sub.add_parser("demo", help="the README's demo: scripted policies on "

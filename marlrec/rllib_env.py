@@ -6,8 +6,9 @@ this small wrapper keeps the PettingZoo env's stable agent order, per-agent spac
 ``agents`` instead.
 
 ``env_config`` keys: ``preset`` (an ``envs.PRESETS`` name), ``overrides`` (a dict for
-``envs.make_env``) and ``encoder`` (``None`` for the env's default, or a picklable encoder
-such as the pool's :class:`marlrec.encoder.pool.EncoderClient`).
+``envs.make_env``), ``encoder`` (``None`` for the env's default, or a picklable encoder
+such as the pool's :class:`marlrec.encoder.pool.EncoderClient`) and ``marlrec_spec`` (the
+resolved experiment spec, ignored by the env: it rides along so that every trial logs it).
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ class EcosystemMultiAgentEnv(MultiAgentEnv):
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__()
         config = dict(config or {})
-        unknown = sorted(set(config) - {"preset", "overrides", "encoder"})
+        unknown = sorted(set(config) - {"preset", "overrides", "encoder", "marlrec_spec"})
         if unknown:
             raise ValueError(f"env_config keys {unknown} unknown; allowed: "
-                             "['encoder', 'overrides', 'preset']")
+                             "['encoder', 'marlrec_spec', 'overrides', 'preset']")
         self.ecosystem = envs.make_env(config.get("preset", "interest_evolution"),
                                        encoder=config.get("encoder"),
                                        **dict(config.get("overrides") or {}))

@@ -16,6 +16,7 @@ is allowed, e.g. ``experiment.roles.user.behaviour: 'oracle' is not one of
       user: {learned: false, behaviour: choice_model}
     sharing: per_role            # independent | per_role | shared
     algorithms: [PPO]
+    training: {train_batch_size_per_learner: 2000, lr: 0.0003}   # AlgorithmConfig.training
     seeds: [0, 1, 2]
     stop: {env_steps: 20000}
     resources: {num_env_runners: 1, num_envs_per_env_runner: 1}
@@ -109,6 +110,7 @@ class ExperimentSpec:
     roles: dict[str, RoleSpec] = field(default_factory=dict)
     sharing: str = "per_role"
     algorithms: list[str] = field(default_factory=lambda: ["PPO"])
+    training: dict[str, Any] = field(default_factory=dict)  # AlgorithmConfig.training(...)
     seeds: list[int] = field(default_factory=lambda: [0])
     stop: StopSpec = field(default_factory=StopSpec)
     resources: ResourcesSpec = field(default_factory=ResourcesSpec)
@@ -240,6 +242,8 @@ def _check(spec: ExperimentSpec) -> ExperimentSpec:
         raise SpecError(f"{p}.algorithms: empty; name at least one of {list(ALGORITHMS)}")
     for i, algo in enumerate(spec.algorithms):
         _one_of(f"{p}.algorithms[{i}]", algo, ALGORITHMS)
+    if spec.training:
+        _check_training(spec, f"{p}.training")
     if not spec.seeds or len(set(spec.seeds)) != len(spec.seeds):
         raise SpecError(f"{p}.seeds: {spec.seeds!r} must be a non-empty list of distinct ints")
     _at_least(f"{p}.stop.env_steps", spec.stop.env_steps, 1)
@@ -254,6 +258,22 @@ def _check(spec: ExperimentSpec) -> ExperimentSpec:
     for i, name in enumerate(spec.evaluation.baselines):
         _one_of(f"{p}.evaluation.baselines[{i}]", name, tuple(envs.SLATE_BASELINES))
     return dataclasses.replace(spec, roles=roles)
+
+
+def _check_training(spec: ExperimentSpec, path: str) -> None:
+    """Training keys must be parameters of every named algorithm's ``training()``."""
+    import inspect
+
+    from marlrec.algorithm_config import ALGORITHMS as REGISTRY  # imports RLlib, not Ray
+
+    for algo in spec.algorithms:
+        config_class = REGISTRY[algo].config_class
+        allowed = {name for cls in config_class.__mro__ if "training" in vars(cls)
+                   for name in inspect.signature(vars(cls)["training"]).parameters} - {"self"}
+        unknown = sorted(set(spec.training) - allowed)
+        if unknown:
+            raise SpecError(f"{path}: unknown key(s) {unknown} for {algo}; allowed: "
+                            f"{sorted(allowed - {'kwargs'})}")
 
 
 def parse_spec(raw: Any) -> ExperimentSpec:

@@ -1,0 +1,120 @@
+"""Run an experiment spec with Ray Tune: the grid algorithm x seed (for the spec's sharing
+mode), checkpoints, resume, Tune's CSV/JSON results and W&B.
+
+Layout of ``<logging.results_dir>/<name>/``:
+
+- ``spec.resolved.yaml``: the fully resolved spec (also logged with every trial's config);
+- ``<algorithm>/``: the Tune experiment of that algorithm (one trial per seed: ``result.json``,
+  ``progress.csv``, checkpoints every ``logging.checkpoint_every`` iterations and at the end);
+- ``wandb/``: W&B run files (``offline-run-*`` in offline mode).
+
+``resume=True`` restores each algorithm's Tune experiment from its folder and continues
+unfinished trials from their last checkpoint; finished trials are not redone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from marlrec.spec import ExperimentSpec
+
+logger = logging.getLogger(__name__)
+
+STOP_KEY = "env_runners/num_env_steps_sampled_lifetime"
+
+
+@dataclass
+class TrialSummary:
+    algorithm: str
+    seed: int
+    env_steps: int
+    episode_return_mean: float | None
+    path: str
+    checkpoint: str | None
+
+
+def _write_resolved_spec(spec: ExperimentSpec, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "spec.resolved.yaml"
+    with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as tmp:
+        yaml.safe_dump(spec.to_dict(), tmp, sort_keys=False)
+    os.replace(tmp.name, target)
+    return target
+
+
+def _wandb_callback(spec: ExperimentSpec, folder: Path) -> Any:
+    """Tune's W&B logger, made unable to stop training: a W&B failure is logged and the
+    trial goes on without it."""
+    from ray.air.integrations.wandb import WandbLoggerCallback
+
+    class SafeWandbLoggerCallback(WandbLoggerCallback):
+        def _guard(self, name: str, *args: Any, **kwargs: Any) -> None:
+            try:
+                getattr(super(), name)(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - W&B must never stop training
+                logger.warning("W&B logging failed in %s (%s); training continues", name, exc)
+
+        def log_trial_start(self, trial: Any) -> None:
+            self._guard("log_trial_start", trial)
+
+        def log_trial_result(self, iteration: int, trial: Any, result: dict) -> None:
+            self._guard("log_trial_result", iteration, trial, result)
+
+        def log_trial_end(self, trial: Any, failed: bool = False) -> None:
+            self._guard("log_trial_end", trial, failed)
+
+    (folder / "wandb").mkdir(parents=True, exist_ok=True)
+    return SafeWandbLoggerCallback(
+        project=spec.logging.wandb_project, group=spec.logging.wandb_group or spec.name,
+        mode=spec.logging.wandb_mode, dir=str(folder), log_config=True)
+
+
+def run_experiment(spec: ExperimentSpec, resume: bool = False, encoder: Any = None,
+                   verbose: int = 1) -> list[TrialSummary]:
+    """Runs (or resumes) every algorithm x seed trial of ``spec``; Ray must be running."""
+    from ray import tune
+
+    from marlrec.algorithm_config import ALGORITHMS, build_algorithm_config
+
+    folder = Path(spec.logging.results_dir).resolve() / spec.name
+    _write_resolved_spec(spec, folder)
+    summaries = []
+    for algorithm in spec.algorithms:
+        config = build_algorithm_config(spec, algorithm, seed=spec.seeds[0], encoder=encoder)
+        config = config.debugging(seed=tune.grid_search(list(spec.seeds)))
+        config.env_config["marlrec_spec"] = spec.to_dict()  # logged with every trial
+        trainable = ALGORITHMS[algorithm].config_class().algo_class
+        path = folder / algorithm
+        callbacks = [] if spec.logging.wandb_mode == "disabled" else [
+            _wandb_callback(spec, folder)]
+        if resume and tune.Tuner.can_restore(str(path)):
+            tuner = tune.Tuner.restore(str(path), trainable=trainable, resume_errored=True,
+                                       param_space=config)
+        else:
+            tuner = tune.Tuner(
+                trainable, param_space=config,
+                run_config=tune.RunConfig(
+                    name=algorithm, storage_path=str(folder),
+                    stop={STOP_KEY: spec.stop.env_steps}, callbacks=callbacks,
+                    verbose=verbose,
+                    checkpoint_config=tune.CheckpointConfig(
+                        checkpoint_frequency=spec.logging.checkpoint_every,
+                        checkpoint_at_end=True)))
+        results = tuner.fit()
+        for result in results:
+            metrics = result.metrics or {}
+            runners = metrics.get("env_runners", {})
+            summaries.append(TrialSummary(
+                algorithm=algorithm, seed=int(result.config.get("seed", -1)),
+                env_steps=int(runners.get("num_env_steps_sampled_lifetime", 0)),
+                episode_return_mean=runners.get("episode_return_mean"),
+                path=str(result.path),
+                checkpoint=result.checkpoint.path if result.checkpoint else None))
+    return summaries
