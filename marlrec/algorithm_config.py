@@ -28,6 +28,7 @@ from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 import envs
+from marlrec.episode_metrics import EcosystemMetricsCallback
 from marlrec.rllib_env import EcosystemMultiAgentEnv
 from marlrec.scripted_modules import learned_agents_flattener, scripted_module_spec
 from marlrec.spec import SHARING_MODES, ExperimentSpec
@@ -130,5 +131,6 @@ def build_algorithm_config(spec: ExperimentSpec, algorithm: str, seed: int,
                                                if env.role_of(a) in learned}))
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=specs))
         .training(**spec.training)
+        .callbacks(EcosystemMetricsCallback)
         .debugging(seed=seed)
     )

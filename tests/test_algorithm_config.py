@@ -64,6 +64,8 @@ def test_every_supported_combination_trains(local_ray, algorithm, sharing):
                                 ["slate_policy", "provider"], sharing).values()) - {"user"}
     assert trained == expected
     assert result["env_runners"]["num_env_steps_sampled"] > 0
+    ecosystem = result["env_runners"]["ecosystem"]  # the env's episode metrics
+    assert 0 <= ecosystem["ctr"] <= 1 and ecosystem["engagement_per_session"] >= 0
 
 
 def test_unknown_algorithm_is_refused_before_anything_runs():

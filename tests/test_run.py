@@ -59,6 +59,7 @@ def test_two_trials_write_results_checkpoints_and_wandb_offline_runs(finished_ru
         (log,) = run.glob("run-*.wandb")
         data = log.read_bytes()
         assert b"episode_return_mean" in data and b"num_env_steps_sampled_lifetime" in data
+        assert b"engagement_per_session" in data  # the ecosystem's own episode metrics
 
 
 def test_resume_does_not_redo_finished_trials(finished_run):
