@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+from ray.rllib.algorithms.appo import APPOConfig
+from ray.rllib.algorithms.impala import IMPALAConfig
 from ray.rllib.algorithms.ppo import PPOConfig
 from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
@@ -48,6 +50,10 @@ class AlgorithmInfo:
 ALGORITHMS: dict[str, AlgorithmInfo] = {
     "PPO": AlgorithmInfo(PPOConfig, discrete_actions=True, multi_discrete_actions=True,
                          continuous_actions=True, sharing_modes=SHARING_MODES),
+    "APPO": AlgorithmInfo(APPOConfig, discrete_actions=True, multi_discrete_actions=True,
+                          continuous_actions=True, sharing_modes=SHARING_MODES),
+    "IMPALA": AlgorithmInfo(IMPALAConfig, discrete_actions=True, multi_discrete_actions=True,
+                            continuous_actions=True, sharing_modes=SHARING_MODES),
 }
 
 

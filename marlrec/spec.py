@@ -44,7 +44,7 @@ from envs.ecosystem import EcosystemConfig
 
 ROLES = envs.ROLES
 SHARING_MODES = ("independent", "per_role", "shared")
-ALGORITHMS = ("PPO",)
+ALGORITHMS = ("PPO", "APPO", "IMPALA")
 """Algorithms wired up so far (marlrec.training.ALGORITHMS declares their capabilities)."""
 SCRIPTED_BEHAVIOURS = {
     "slate_policy": tuple(envs.SLATE_BASELINES),

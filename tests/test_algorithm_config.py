@@ -21,7 +21,7 @@ TINY = {"num_sessions": 2, "num_candidates": 4, "horizon": 20, "user_state": "it
 
 def tiny_spec(sharing: str, preset: str = "creator_economy"):
     return parse_spec({"name": "t", "env": {"preset": preset, "params": TINY},
-                       "sharing": sharing, "resources": {"num_env_runners": 0},
+                       "sharing": sharing, "resources": {"num_env_runners": 1},
                        "logging": {"wandb_mode": "disabled"}})
 
 
@@ -52,14 +52,21 @@ def test_module_tables_per_sharing_mode():
 @pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
 @pytest.mark.parametrize("sharing", SHARING_MODES)
 def test_every_supported_combination_trains(local_ray, algorithm, sharing):
+    training = {"train_batch_size_per_learner": 120}
+    if algorithm == "PPO":
+        training.update(minibatch_size=60, num_epochs=1)
     config = build_algorithm_config(tiny_spec(sharing), algorithm, seed=0).training(
-        train_batch_size_per_learner=120, minibatch_size=60, num_epochs=1)
+        **training).reporting(min_time_s_per_iteration=1)
     algo = config.build_algo()
     try:
-        result = algo.train()
+        for _ in range(6):  # the asynchronous algorithms report learner results a bit later
+            result = algo.train()
+            trained = {m for m, stats in result.get("learners", {}).items()
+                       if m != "__all_modules__" and stats.get("num_module_steps_trained", 0)}
+            if trained and "ecosystem" in result["env_runners"]:
+                break
     finally:
         algo.stop()
-    trained = {m for m, stats in result["learners"].items() if "policy_loss" in stats}
     expected = set(module_table(envs.make_env("creator_economy", **TINY),
                                 ["slate_policy", "provider"], sharing).values()) - {"user"}
     assert trained == expected
@@ -69,5 +76,5 @@ def test_every_supported_combination_trains(local_ray, algorithm, sharing):
 
 
 def test_unknown_algorithm_is_refused_before_anything_runs():
-    with pytest.raises(ValueError, match="algorithm 'SlateQ' is not one of \\['PPO'\\]"):
+    with pytest.raises(ValueError, match="algorithm 'SlateQ' is not one of"):
         build_algorithm_config(tiny_spec("per_role"), "SlateQ", seed=0)

@@ -38,7 +38,8 @@ def test_a_good_spec_parses_with_role_defaults_from_the_preset():
         ({"seeds": [1, 1]}, "experiment.seeds: [1, 1] must be a non-empty list of distinct"),
         ({"sharing": "consensus"}, "experiment.sharing: 'consensus' is not one of "
                                    "['independent', 'per_role', 'shared']"),
-        ({"algorithms": ["SlateQ"]}, "experiment.algorithms[0]: 'SlateQ' is not one of ['PPO']"),
+        ({"algorithms": ["SlateQ"]}, "experiment.algorithms[0]: 'SlateQ' is not one of "
+                                     "['PPO', 'APPO', 'IMPALA']"),
         ({"stop": {"env_steps": 0}}, "experiment.stop.env_steps: 0 must be >= 1"),
         ({"stop": {"steps": 10}}, "experiment.stop: unknown key(s) ['steps']; allowed: "
                                   "['env_steps']"),
