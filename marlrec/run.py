@@ -70,10 +70,21 @@ def _wandb_callback(spec: ExperimentSpec, folder: Path) -> Any:
         def log_trial_end(self, trial: Any, failed: bool = False) -> None:
             self._guard("log_trial_end", trial, failed)
 
+    mode = spec.logging.wandb_mode
+    if mode == "online":
+        from ray.air.integrations.wandb import _set_api_key
+
+        try:
+            _set_api_key()
+        except ValueError as exc:  # no key: keep training, log offline, say so
+            logger.warning("W&B online needs an API key (%s); logging offline instead", exc)
+            mode = "offline"
+    # Tune's callback checks for an API key unless WANDB_MODE says offline/disabled.
+    os.environ["WANDB_MODE"] = mode
     (folder / "wandb").mkdir(parents=True, exist_ok=True)
     return SafeWandbLoggerCallback(
         project=spec.logging.wandb_project, group=spec.logging.wandb_group or spec.name,
-        mode=spec.logging.wandb_mode, dir=str(folder), log_config=True)
+        mode=mode, dir=str(folder), log_config=True)
 
 
 def run_experiment(spec: ExperimentSpec, resume: bool = False, encoder: Any = None,

@@ -95,3 +95,12 @@ def test_missing_and_broken_files(tmp_path):
     bad.write_text("env: [unclosed\n")
     with pytest.raises(SpecError, match="not valid YAML"):
         load_spec(bad)
+
+
+def test_shipped_experiment_specs_are_valid():
+    from pathlib import Path
+
+    shipped = sorted(Path(__file__).parent.parent.glob("experiments/*.yaml"))
+    assert shipped
+    for path in shipped:
+        assert load_spec(path).name == path.stem
