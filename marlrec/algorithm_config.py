@@ -107,7 +107,7 @@ def build_algorithm_config(spec: ExperimentSpec, algorithm: str, seed: int,
         raise ValueError(f"{algorithm} does not support sharing={spec.sharing!r}; it supports "
                          f"{list(info.sharing_modes)}")
     env_config = {"preset": spec.env.preset, "overrides": dict(spec.env.params),
-                  "encoder": encoder}
+                  "encoder": encoder if encoder is not None else spec.env.encoder}
     env = EcosystemMultiAgentEnv(env_config).ecosystem  # spaces and agents only
     learned = spec.learned_roles
     table = module_table(env, learned, spec.sharing)

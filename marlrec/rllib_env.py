@@ -19,6 +19,26 @@ from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
 import envs
 
+_PROCESS_ENCODERS: dict[str, Any] = {}
+
+
+def resolve_encoder(encoder: Any) -> Any:
+    """An encoder object from an env_config value: ``None`` or ``"hashing"`` (the env's
+    lexical default), ``"minilm"`` (all-MiniLM-L6-v2, loaded once per process and shared
+    by its envs), or an encoder object (e.g. the pool's client) as is."""
+    if encoder is None or encoder == "hashing":
+        return None
+    if encoder == "minilm":
+        if "minilm" not in _PROCESS_ENCODERS:
+            from marlrec.encoder import TransformersTextEncoder
+
+            _PROCESS_ENCODERS["minilm"] = TransformersTextEncoder()
+        return _PROCESS_ENCODERS["minilm"]
+    if isinstance(encoder, str):
+        raise ValueError(f"env_config encoder={encoder!r}; allowed: None, 'hashing', "
+                         "'minilm' or an encoder object")
+    return encoder
+
 
 class EcosystemMultiAgentEnv(MultiAgentEnv):
     """``envs.RecEcosystemEnv`` behind RLlib's multi-agent env API."""
@@ -31,7 +51,7 @@ class EcosystemMultiAgentEnv(MultiAgentEnv):
             raise ValueError(f"env_config keys {unknown} unknown; allowed: "
                              "['encoder', 'marlrec_spec', 'overrides', 'preset']")
         self.ecosystem = envs.make_env(config.get("preset", "interest_evolution"),
-                                       encoder=config.get("encoder"),
+                                       encoder=resolve_encoder(config.get("encoder")),
                                        **dict(config.get("overrides") or {}))
         self.possible_agents = list(self.ecosystem.possible_agents)
         self.agents = []

@@ -11,6 +11,7 @@ is allowed, e.g. ``experiment.roles.user.behaviour: 'oracle' is not one of
     env:
       preset: interest_evolution
       params: {catalog: movielens-100k, num_sessions: 16, user_state: item_mean}
+      encoder: minilm            # hashing (default, lexical) | minilm
     roles:                       # optional: defaults come from the preset
       slate_policy: {learned: true}
       user: {learned: false, behaviour: choice_model}
@@ -62,10 +63,14 @@ class SpecError(ValueError):
     """A spec key has a wrong name, type or value; the message names all three."""
 
 
+ENCODERS = ("hashing", "minilm")
+
+
 @dataclass(frozen=True)
 class EnvSpec:
     preset: str = "interest_evolution"
     params: dict[str, Any] = field(default_factory=dict)
+    encoder: str = "hashing"  # "minilm": all-MiniLM-L6-v2, loaded once per worker process
 
 
 @dataclass(frozen=True)
@@ -204,6 +209,7 @@ def _check(spec: ExperimentSpec) -> ExperimentSpec:
         raise SpecError(f"{p}.name: {spec.name!r} must be a non-empty name without spaces or "
                         "slashes (it names the results folder)")
     _one_of(f"{p}.env.preset", spec.env.preset, sorted(envs.PRESETS))
+    _one_of(f"{p}.env.encoder", spec.env.encoder, ENCODERS)
     config_fields = {f.name for f in dataclasses.fields(EcosystemConfig)}
     params = dict(spec.env.params)
     unknown = sorted(set(params) - config_fields - set(_CATALOG_PARAMS))
