@@ -22,7 +22,7 @@ fetch-data: $(STAMP)
 	$(BIN)/marlrec data fetch movielens-100k
 
 demo: $(STAMP) fetch-data
-	$(BIN)/marlrec demo
+	$(BIN)/marlrec run experiments/quickstart.yaml
 
 test: $(STAMP) fetch-data
 	$(BIN)/ruff check .

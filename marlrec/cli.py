@@ -75,11 +75,9 @@ def _cmd_presets(args: argparse.Namespace) -> int:
 def _cmd_rollout(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress
-    from rich.table import Table
 
     import envs
     from marlrec.scripted_comparison import (
-        HEADLINE_METRICS,
         compare_slate_policies,
         write_report,
     )
@@ -101,14 +99,9 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
         results = compare_slate_policies(env, policies, args.episodes, args.seed,
                                          provider=args.provider,
                                          progress=lambda: progress.advance(task))
-    table = Table(title=f"{args.preset} on {args.catalog}: mean over {args.episodes} episodes "
-                        f"(± 95% CI), {env.num_sessions} sessions x {env.config.horizon} steps")
-    table.add_column("slate policy", no_wrap=True)
-    for metric in HEADLINE_METRICS:
-        table.add_column(METRIC_LABELS.get(metric, metric), justify="right")
-    for r in results:
-        table.add_row(r.policy, *(f"{r.mean(m):.3g}±{r.ci95(m):.2g}" for m in HEADLINE_METRICS))
-    console.print(table)
+    _print_results(console, results, f"{args.preset} on {args.catalog}: mean over "
+                   f"{args.episodes} episodes (± 95% CI), {env.num_sessions} sessions x "
+                   f"{env.config.horizon} steps")
     settings = {"preset": args.preset, "encoder": args.encoder, "episodes": args.episodes,
                 "seed": args.seed, "provider": args.provider, **overrides}
     out = write_report(results, Path(args.out), settings)
@@ -136,9 +129,40 @@ def _cmd_run(args: argparse.Namespace) -> int:
         table.add_row(s.algorithm, str(s.seed), f"{s.env_steps:,}",
                       "n/a" if s.episode_return_mean is None else f"{s.episode_return_mean:.3g}",
                       s.checkpoint or "none")
-    Console(width=160).print(table)
+    console = Console(width=160)
+    console.print(table)
+    if spec.learned_roles == ["slate_policy"]:
+        from rich.progress import Progress
+
+        from marlrec.evaluate import evaluate_slate_policies, write_evaluation
+
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("evaluating", total=len(summaries)
+                                     + len(spec.evaluation.baselines))
+            results = evaluate_slate_policies(spec, summaries,
+                                              progress=lambda: progress.advance(task))
+        _print_results(console, results, f"{spec.name}: evaluation on "
+                       f"{spec.evaluation.episodes} episodes (seeds from "
+                       f"{spec.evaluation.seed}), mean ± 95% CI")
+        out = write_evaluation(spec, summaries, results)
+        console.print(f"report: {out / 'report.md'}  plots: {out / 'comparison.png'}, "
+                      f"{out / 'learning_curve.png'}")
     print(f"results: {Path(spec.logging.results_dir).resolve() / spec.name}")
     return 0
+
+
+def _print_results(console: Any, results: list, title: str) -> None:
+    from rich.table import Table
+
+    from marlrec.scripted_comparison import HEADLINE_METRICS
+
+    table = Table(title=title)
+    table.add_column("slate policy", no_wrap=True)
+    for metric in HEADLINE_METRICS:
+        table.add_column(METRIC_LABELS.get(metric, metric), justify="right")
+    for r in results:
+        table.add_row(r.policy, *(f"{r.mean(m):.3g}±{r.ci95(m):.2g}" for m in HEADLINE_METRICS))
+    console.print(table)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,9 +93,12 @@ def plot(results: list[PolicyResult], path: Path,
     plt.close(fig)
 
 
-def write_report(results: list[PolicyResult], out_dir: Path, settings: dict[str, Any]) -> Path:
+def write_report(results: list[PolicyResult], out_dir: Path, settings: dict[str, Any],
+                 title: str = "Scripted slate policies",
+                 extra: Callable[[Path], str] | None = None) -> Path:
     """Writes ``report.md``, ``metrics.json`` and ``comparison.png`` into ``out_dir``
-    atomically (all or nothing)."""
+    atomically (all or nothing); ``extra(staging_folder)`` may add files and returns
+    markdown appended to the report."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
@@ -104,12 +108,13 @@ def write_report(results: list[PolicyResult], out_dir: Path, settings: dict[str,
             "settings": settings,
             "results": {r.policy: r.episodes for r in results},
         }, indent=2))
+        more = extra(staging) if extra is not None else ""
         (staging / "report.md").write_text(
-            "# Scripted slate policies\n\n"
+            f"# {title}\n\n"
             f"Settings: `{json.dumps(settings)}`\n\n"
             "Each cell: mean ± 95% CI half-width over episodes (same seeds for every "
             "policy). Metric definitions: `envs/metrics.py`.\n\n"
-            f"{markdown_table(results)}\n\n![comparison](comparison.png)\n")
+            f"{markdown_table(results)}\n\n![comparison](comparison.png)\n\n{more}\n")
         if out_dir.exists():
             shutil.rmtree(out_dir)
         staging.rename(out_dir)

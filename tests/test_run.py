@@ -22,6 +22,7 @@ def tiny_spec(results_dir, **extra):
     return parse_spec({
         "name": "tiny", "env": {"preset": "interest_evolution", "params": TINY},
         "training": TRAINING, "seeds": [0, 1], "stop": {"env_steps": 400},
+        "evaluation": {"episodes": 2, "seed": 1000},
         "resources": {"num_env_runners": 0},
         "logging": {"results_dir": str(results_dir), "checkpoint_every": 1,
                     "wandb_mode": "offline"}, **extra})
@@ -104,3 +105,23 @@ def test_run_refuses_a_bad_spec_before_ray_starts(tmp_path, capsys):
     assert main(["run", str(bad)]) == 2
     assert "experiment.sharing: 'consensus' is not one of" in capsys.readouterr().err
     assert ray.is_initialized() == was_running
+
+
+def test_learned_slate_policies_are_evaluated_against_baselines_on_the_same_seeds(
+        finished_run):
+    from marlrec.evaluate import evaluate_slate_policies, write_evaluation
+
+    spec, folder, summaries = finished_run
+    results = evaluate_slate_policies(spec, summaries)
+    names = [r.policy for r in results]
+    assert names == ["PPO seed 0", "PPO seed 1", "random", "greedy_by_appeal"]
+    assert all(len(r.episodes) == spec.evaluation.episodes for r in results)
+    out = write_evaluation(spec, summaries, results)
+    assert out == folder / "evaluation"
+    report = (out / "report.md").read_text()
+    assert "| PPO seed 0 |" in report and "learning_curve.png" in report
+    for png in ("comparison.png", "learning_curve.png"):
+        assert (out / png).stat().st_size > 1000
+    # the same seeds: a baseline evaluated twice gives the same episodes
+    again = evaluate_slate_policies(spec, [])
+    assert [r.episodes for r in again] == [r.episodes for r in results[2:]]
