@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from marlrec.run import run_experiment
 
     if not ray.is_initialized():
-        ray.init(include_dashboard=False, log_to_driver=False)
+        # A fresh local Ray unless RAY_ADDRESS names a cluster ("auto" on a head node).
+        ray.init(address=os.environ.get("RAY_ADDRESS", "local"), include_dashboard=False,
+                 log_to_driver=False)
     summaries = run_experiment(spec, resume=args.resume)
     table = Table(title=f"{spec.name}: {len(summaries)} trials ({spec.sharing} sharing)")
     for column in ("algorithm", "seed", "env steps", "episode return (mean)", "checkpoint"):
