@@ -20,7 +20,14 @@ from envs.behaviours import (
     StaticProvider,
 )
 from envs.catalog import Catalog, movielens_catalog, synthetic_catalog
-from envs.ecosystem import ROLES, USER_STATES, EcosystemConfig, RecEcosystemEnv, embed_catalog
+from envs.ecosystem import (
+    ROLE_ACTION_KINDS,
+    ROLES,
+    USER_STATES,
+    EcosystemConfig,
+    RecEcosystemEnv,
+    embed_catalog,
+)
 from envs.encoding import HashingTextEncoder, TextEncoder
 from envs.movielens import DataFileError, MovieLens100k, load_movielens_100k
 from envs.presets import CATALOGS, PRESETS, make_env, scripted_behaviours
@@ -30,7 +37,8 @@ from envs.rollout import seed_streams as rollout_seed_streams
 from envs.users import MovieLensUsers, SyntheticUsers, UserModel, UserPopulation
 
 __all__ = [
-    "CATALOGS", "PRESETS", "ROLES", "SLATE_BASELINES", "USER_STATES", "Catalog",
+    "CATALOGS", "PRESETS", "ROLE_ACTION_KINDS", "ROLES", "SLATE_BASELINES", "USER_STATES",
+    "Catalog",
     "ChoiceModelUser", "DataFileError", "EcosystemConfig", "FollowTheTrend", "GreedyByAppeal",
     "GreedyByQuality", "HashingTextEncoder", "MovieLens100k", "MovieLensUsers",
     "PopularitySlate", "ProviderModel", "RandomAction", "RandomSlate", "RecEcosystemEnv",

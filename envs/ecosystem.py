@@ -77,6 +77,9 @@ from envs.users import (
 )
 
 ROLES = ("slate_policy", "user", "provider")
+ROLE_ACTION_KINDS = {"slate_policy": "multi_discrete", "user": "discrete",
+                     "provider": "discrete"}
+"""The kind of action space of each role (what an algorithm must support to learn it)."""
 USER_STATES = ("text", "item_mean", "text_deferred")
 FEATURE_BOUND = 5.0
 CANDIDATE_FEATURES = ("appeal", "popularity", "observed_satisfaction", "similarity")

@@ -19,11 +19,12 @@ their observations are left unflattened for it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 from ray.rllib.algorithms.appo import APPOConfig
+from ray.rllib.algorithms.dqn import DQNConfig
 from ray.rllib.algorithms.impala import IMPALAConfig
 from ray.rllib.algorithms.ppo import PPOConfig
 from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
@@ -38,13 +39,25 @@ from marlrec.spec import SHARING_MODES, ExperimentSpec
 
 @dataclass(frozen=True)
 class AlgorithmInfo:
-    """An algorithm and what it supports (checked before anything runs)."""
+    """An algorithm and what it supports (checked before anything runs), plus the
+    training settings it needs in this multi-agent setting (``spec.training`` may
+    override them)."""
 
     config_class: type[AlgorithmConfig]
     discrete_actions: bool
     multi_discrete_actions: bool
     continuous_actions: bool
     sharing_modes: tuple[str, ...]
+    training_defaults: dict[str, Any] = field(default_factory=dict)
+
+    def supports(self, action_kind: str) -> bool:
+        return getattr(self, f"{action_kind}_actions")
+
+
+def unsupported_roles(algorithm: str, learned_roles: list[str]) -> list[str]:
+    """Learned roles whose action space ``algorithm`` cannot learn."""
+    info = ALGORITHMS[algorithm]
+    return [r for r in learned_roles if not info.supports(envs.ROLE_ACTION_KINDS[r])]
 
 
 ALGORITHMS: dict[str, AlgorithmInfo] = {
@@ -54,6 +67,12 @@ ALGORITHMS: dict[str, AlgorithmInfo] = {
                           continuous_actions=True, sharing_modes=SHARING_MODES),
     "IMPALA": AlgorithmInfo(IMPALAConfig, discrete_actions=True, multi_discrete_actions=True,
                             continuous_actions=True, sharing_modes=SHARING_MODES),
+    # Value-based: Discrete actions only (users, providers); multi-agent needs the
+    # multi-agent episode replay buffer.
+    "DQN": AlgorithmInfo(DQNConfig, discrete_actions=True, multi_discrete_actions=False,
+                         continuous_actions=False, sharing_modes=SHARING_MODES,
+                         training_defaults={"replay_buffer_config": {
+                             "type": "MultiAgentEpisodeReplayBuffer", "capacity": 50_000}}),
 }
 
 
@@ -106,6 +125,11 @@ def build_algorithm_config(spec: ExperimentSpec, algorithm: str, seed: int,
     if spec.sharing not in info.sharing_modes:
         raise ValueError(f"{algorithm} does not support sharing={spec.sharing!r}; it supports "
                          f"{list(info.sharing_modes)}")
+    refused = unsupported_roles(algorithm, spec.learned_roles)
+    if refused:
+        raise ValueError(f"{algorithm} cannot learn role(s) {refused}: their actions are "
+                         f"{[envs.ROLE_ACTION_KINDS[r] for r in refused]}; script them or "
+                         "choose another algorithm")
     env_config = {"preset": spec.env.preset, "overrides": dict(spec.env.params),
                   "encoder": encoder if encoder is not None else spec.env.encoder}
     env = EcosystemMultiAgentEnv(env_config).ecosystem  # spaces and agents only
@@ -136,7 +160,7 @@ def build_algorithm_config(spec: ExperimentSpec, algorithm: str, seed: int,
                      policies_to_train=sorted({m for a, m in table.items()
                                                if env.role_of(a) in learned}))
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=specs))
-        .training(**spec.training)
+        .training(**{**info.training_defaults, **spec.training})
         .callbacks(EcosystemMetricsCallback)
         .debugging(seed=seed)
     )

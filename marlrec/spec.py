@@ -45,7 +45,7 @@ from envs.ecosystem import EcosystemConfig
 
 ROLES = envs.ROLES
 SHARING_MODES = ("independent", "per_role", "shared")
-ALGORITHMS = ("PPO", "APPO", "IMPALA")
+ALGORITHMS = ("PPO", "APPO", "IMPALA", "DQN")
 """Algorithms wired up so far (marlrec.training.ALGORITHMS declares their capabilities)."""
 SCRIPTED_BEHAVIOURS = {
     "slate_policy": tuple(envs.SLATE_BASELINES),
@@ -248,6 +248,7 @@ def _check(spec: ExperimentSpec) -> ExperimentSpec:
         raise SpecError(f"{p}.algorithms: empty; name at least one of {list(ALGORITHMS)}")
     for i, algo in enumerate(spec.algorithms):
         _one_of(f"{p}.algorithms[{i}]", algo, ALGORITHMS)
+    _check_capabilities(spec, roles, f"{p}.algorithms")
     if spec.training:
         _check_training(spec, f"{p}.training")
     if not spec.seeds or len(set(spec.seeds)) != len(spec.seeds):
@@ -264,6 +265,20 @@ def _check(spec: ExperimentSpec) -> ExperimentSpec:
     for i, name in enumerate(spec.evaluation.baselines):
         _one_of(f"{p}.evaluation.baselines[{i}]", name, tuple(envs.SLATE_BASELINES))
     return dataclasses.replace(spec, roles=roles)
+
+
+def _check_capabilities(spec: ExperimentSpec, roles: dict[str, RoleSpec], path: str) -> None:
+    """Every algorithm must be able to learn every learned role's action space."""
+    from marlrec.algorithm_config import unsupported_roles
+
+    learned = [r for r in ROLES if roles[r].learned]
+    for i, algo in enumerate(spec.algorithms):
+        refused = unsupported_roles(algo, learned)
+        if refused:
+            kinds = [envs.ROLE_ACTION_KINDS[r] for r in refused]
+            raise SpecError(f"{path}[{i}]: {algo!r} cannot learn role(s) {refused} (actions "
+                            f"{kinds}); script them (roles.<role>.learned: false) or choose "
+                            "an algorithm that supports them")
 
 
 def _check_training(spec: ExperimentSpec, path: str) -> None:

@@ -19,10 +19,16 @@ TINY = {"num_sessions": 2, "num_candidates": 4, "horizon": 20, "user_state": "it
         "num_items": 60, "num_providers": 3, "num_users": 50}
 
 
-def tiny_spec(sharing: str, preset: str = "creator_economy"):
+def tiny_spec(sharing: str, preset: str = "creator_economy", roles: dict | None = None,
+              algorithms: tuple[str, ...] = ("PPO",)):
     return parse_spec({"name": "t", "env": {"preset": preset, "params": TINY},
                        "sharing": sharing, "resources": {"num_env_runners": 1},
+                       "roles": roles or {}, "algorithms": list(algorithms),
                        "logging": {"wandb_mode": "disabled"}})
+
+
+# Value-based algorithms cannot learn the slate policy's MultiDiscrete slates: script it.
+SCRIPTED_SLATES = {"slate_policy": {"learned": False}}
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +59,18 @@ def test_module_tables_per_sharing_mode():
 @pytest.mark.parametrize("sharing", SHARING_MODES)
 def test_every_supported_combination_trains(local_ray, algorithm, sharing):
     training = {"train_batch_size_per_learner": 120}
+    reporting = {"min_time_s_per_iteration": 1}
+    roles = None
     if algorithm == "PPO":
         training.update(minibatch_size=60, num_epochs=1)
-    config = build_algorithm_config(tiny_spec(sharing), algorithm, seed=0).training(
-        **training).reporting(min_time_s_per_iteration=1)
+    if algorithm == "DQN":
+        roles = SCRIPTED_SLATES
+        training = {"train_batch_size_per_learner": 32,
+                    "num_steps_sampled_before_learning_starts": 40}
+        reporting["min_sample_timesteps_per_iteration"] = 60
+    spec = tiny_spec(sharing, roles=roles, algorithms=(algorithm,))
+    config = build_algorithm_config(spec, algorithm, seed=0).training(**training).reporting(
+        **reporting)
     algo = config.build_algo()
     try:
         for _ in range(6):  # the asynchronous algorithms report learner results a bit later
@@ -67,12 +81,19 @@ def test_every_supported_combination_trains(local_ray, algorithm, sharing):
                 break
     finally:
         algo.stop()
-    expected = set(module_table(envs.make_env("creator_economy", **TINY),
-                                ["slate_policy", "provider"], sharing).values()) - {"user"}
+    learned = spec.learned_roles
+    table = module_table(envs.make_env("creator_economy", **TINY), learned, sharing)
+    expected = {m for a, m in table.items() if a.rsplit("_", 1)[0] in learned}
     assert trained == expected
     assert result["env_runners"]["num_env_steps_sampled"] > 0
     ecosystem = result["env_runners"]["ecosystem"]  # the env's episode metrics
     assert 0 <= ecosystem["ctr"] <= 1 and ecosystem["engagement_per_session"] >= 0
+
+
+def test_an_algorithm_that_cannot_learn_a_role_is_refused():
+    spec = tiny_spec("per_role")  # learns the slate policy (MultiDiscrete)
+    with pytest.raises(ValueError, match=r"DQN cannot learn role\(s\) \['slate_policy'\]"):
+        build_algorithm_config(spec, "DQN", seed=0)
 
 
 def test_unknown_algorithm_is_refused_before_anything_runs():

@@ -39,7 +39,9 @@ def test_a_good_spec_parses_with_role_defaults_from_the_preset():
         ({"sharing": "consensus"}, "experiment.sharing: 'consensus' is not one of "
                                    "['independent', 'per_role', 'shared']"),
         ({"algorithms": ["SlateQ"]}, "experiment.algorithms[0]: 'SlateQ' is not one of "
-                                     "['PPO', 'APPO', 'IMPALA']"),
+                                     "['PPO', 'APPO', 'IMPALA', 'DQN']"),
+        ({"algorithms": ["PPO", "DQN"]}, "experiment.algorithms[1]: 'DQN' cannot learn role(s) "
+                                         "['slate_policy'] (actions ['multi_discrete'])"),
         ({"stop": {"env_steps": 0}}, "experiment.stop.env_steps: 0 must be >= 1"),
         ({"stop": {"steps": 10}}, "experiment.stop: unknown key(s) ['steps']; allowed: "
                                   "['env_steps']"),
