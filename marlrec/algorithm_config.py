@@ -107,13 +107,10 @@ def module_table(env: envs.RecEcosystemEnv, learned_roles: list[str], sharing: s
     return table
 
 
-def _scripted_behaviour(env: envs.RecEcosystemEnv, role: str, name: str) -> Any:
-    if role == "slate_policy":
-        return envs.SLATE_BASELINES[name](env.config.slate_size)
-    if role == "user":
-        return envs.ChoiceModelUser(env.config.user_model)
-    return {"static": envs.StaticProvider,
-            "follow_the_trend": lambda: envs.FollowTheTrend(env.catalog.num_topics)}[name]()
+def scripted_behaviour(env: envs.RecEcosystemEnv, role: str, name: str) -> Any:
+    """The scripted behaviour ``name`` of ``role`` (names as in ``spec.SCRIPTED_BEHAVIOURS``)."""
+    by_role = {"slate_policy": {"slate_policy": name}, "provider": {"provider": name}}
+    return envs.scripted_behaviours(env, **by_role.get(role, {}))[role]
 
 
 def build_algorithm_config(spec: ExperimentSpec, algorithm: str, seed: int,
@@ -143,7 +140,7 @@ def build_algorithm_config(spec: ExperimentSpec, algorithm: str, seed: int,
         if role in learned:
             specs[module] = RLModuleSpec()
         else:
-            behaviour = _scripted_behaviour(env, role, spec.roles[role].behaviour)
+            behaviour = scripted_behaviour(env, role, spec.roles[role].behaviour)
             specs[module] = scripted_module_spec(behaviour, env.observation_space(agent),
                                                  env.action_space(agent), seed=seed)
     learned_agents = [a for a in env.possible_agents if env.role_of(a) in learned]

@@ -18,7 +18,8 @@ from typing import Any
 
 import yaml
 
-ENCODERS = ("minilm", "hashing")
+from marlrec.spec import ENCODERS
+
 METRIC_LABELS = {"engagement_per_session": "engagement /session", "ctr": "CTR",
                  "session_length": "session length", "user_utility": "utility /session",
                  "catalog_coverage": "coverage", "intra_list_diversity": "diversity (ILD)",
@@ -40,14 +41,6 @@ def _parse_set(items: list[str]) -> dict[str, Any]:
         else:
             overrides[key] = value
     return overrides
-
-
-def _encoder(name: str):
-    if name == "hashing":
-        return None
-    from marlrec.encoder import TransformersTextEncoder
-
-    return TransformersTextEncoder()
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
@@ -94,7 +87,9 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
         overrides.setdefault("reveal_quality", True)
     console = Console() if sys.stdout.isatty() else Console(width=160)
     with console.status(f"building {args.preset} on {args.catalog} ({args.encoder} encoder)"):
-        env = envs.make_env(args.preset, encoder=_encoder(args.encoder), **overrides)
+        from marlrec.encoder import resolve_encoder
+
+        env = envs.make_env(args.preset, encoder=resolve_encoder(args.encoder), **overrides)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("rolling out", total=len(policies) * args.episodes)
         results = compare_slate_policies(env, policies, args.episodes, args.seed,
@@ -194,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--provider", choices=["static", "follow_the_trend"], default="static")
         p.add_argument("--episodes", type=int, default=3)
         p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--encoder", choices=ENCODERS, default="hashing")
+        p.add_argument("--encoder", choices=ENCODERS, default="hashing")  # as in specs
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="env parameter override, e.g. num_sessions=16 user_model.budget=30")
         p.add_argument("--out", default="results/rollout")

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 
 import envs
-from marlrec.algorithm_config import _scripted_behaviour, module_table
+from marlrec.algorithm_config import module_table, scripted_behaviour
+from marlrec.encoder import resolve_encoder
 from marlrec.learned_behaviour import LearnedBehaviour
-from marlrec.rllib_env import resolve_encoder
 from marlrec.run import TrialSummary
-from marlrec.scripted_comparison import PolicyResult, write_report
+from marlrec.scripted_comparison import PolicyResult, episodes_on_seeds, write_report
 from marlrec.spec import ExperimentSpec
 
 LEARNING_CURVE = ("env_runners/num_env_steps_sampled_lifetime",
@@ -34,13 +34,6 @@ def evaluation_env(spec: ExperimentSpec) -> envs.RecEcosystemEnv:
                          **spec.env.params)
 
 
-def _episodes(env: envs.RecEcosystemEnv, behaviours: dict[str, Any],
-              spec: ExperimentSpec) -> list[dict[str, float]]:
-    first = spec.evaluation.seed
-    return [envs.rollout(env, behaviours, episodes=1, seed=first + e).episode_metrics[0]
-            for e in range(spec.evaluation.episodes)]
-
-
 def evaluate_slate_policies(spec: ExperimentSpec, trials: list[TrialSummary],
                             progress: Any = None) -> list[PolicyResult]:
     """Learned slate policies (one per trial) and the baselines on the same seeds."""
@@ -50,10 +43,11 @@ def evaluate_slate_policies(spec: ExperimentSpec, trials: list[TrialSummary],
         raise ValueError("evaluation compares slate policies against scripted users and "
                          f"providers; this spec also learns {others}: not supported yet")
     env = evaluation_env(spec)
-    scripted = {role: _scripted_behaviour(env, role, spec.roles[role].behaviour)
+    scripted = {role: scripted_behaviour(env, role, spec.roles[role].behaviour)
                 for role in ("user", "provider")}
     table = module_table(env, learned, spec.sharing)
-    results = []
+    seeds = (spec.evaluation.episodes, spec.evaluation.seed)
+    results: list[PolicyResult] = []
     for trial in trials:
         if trial.checkpoint is None:
             continue
@@ -67,13 +61,13 @@ def evaluate_slate_policies(spec: ExperimentSpec, trials: list[TrialSummary],
                         trial.checkpoint, module, env.observation_space(agent))
                 behaviours[agent] = loaded[module]
         results.append(PolicyResult(f"{trial.algorithm} seed {trial.seed}",
-                                    _episodes(env, behaviours, spec)))
+                                    episodes_on_seeds(env, behaviours, *seeds)))
         if progress:
             progress()
     for name in spec.evaluation.baselines:
         behaviours = {**scripted, "slate_policy": envs.SLATE_BASELINES[name](
             env.config.slate_size)}
-        results.append(PolicyResult(name, _episodes(env, behaviours, spec)))
+        results.append(PolicyResult(name, episodes_on_seeds(env, behaviours, *seeds)))
         if progress:
             progress()
     return results

@@ -18,26 +18,7 @@ from typing import Any
 from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
 import envs
-
-_PROCESS_ENCODERS: dict[str, Any] = {}
-
-
-def resolve_encoder(encoder: Any) -> Any:
-    """An encoder object from an env_config value: ``None`` or ``"hashing"`` (the env's
-    lexical default), ``"minilm"`` (all-MiniLM-L6-v2, loaded once per process and shared
-    by its envs), or an encoder object (e.g. the pool's client) as is."""
-    if encoder is None or encoder == "hashing":
-        return None
-    if encoder == "minilm":
-        if "minilm" not in _PROCESS_ENCODERS:
-            from marlrec.encoder import TransformersTextEncoder
-
-            _PROCESS_ENCODERS["minilm"] = TransformersTextEncoder()
-        return _PROCESS_ENCODERS["minilm"]
-    if isinstance(encoder, str):
-        raise ValueError(f"env_config encoder={encoder!r}; allowed: None, 'hashing', "
-                         "'minilm' or an encoder object")
-    return encoder
+from marlrec.encoder import resolve_encoder
 
 
 class EcosystemMultiAgentEnv(MultiAgentEnv):

@@ -45,6 +45,19 @@ class PolicyResult:
         return float(quantile * np.std(values, ddof=1) / np.sqrt(len(values)))
 
 
+def episodes_on_seeds(env: envs.RecEcosystemEnv, behaviours: dict[str, Any], episodes: int,
+                      seed: int, progress: Any = None) -> list[dict[str, float]]:
+    """Episode metrics of ``episodes`` rollouts, episode ``e`` seeded ``seed + e``: the
+    same episodes for every policy compared. ``progress()`` is called after each."""
+    metrics = []
+    for e in range(episodes):
+        metrics.append(envs.rollout(env, behaviours, episodes=1, seed=seed + e)
+                       .episode_metrics[0])
+        if progress is not None:
+            progress()
+    return metrics
+
+
 def compare_slate_policies(env: envs.RecEcosystemEnv, policies: list[str], episodes: int,
                            seed: int, provider: str = "static",
                            progress: Any = None) -> list[PolicyResult]:
@@ -53,13 +66,8 @@ def compare_slate_policies(env: envs.RecEcosystemEnv, policies: list[str], episo
     results = []
     for name in policies:
         behaviours = envs.scripted_behaviours(env, name, provider=provider)
-        episode_metrics = []
-        for e in range(episodes):
-            result = envs.rollout(env, behaviours, episodes=1, seed=seed + e)
-            episode_metrics.append(result.episode_metrics[0])
-            if progress is not None:
-                progress()
-        results.append(PolicyResult(name, episode_metrics))
+        results.append(PolicyResult(name, episodes_on_seeds(env, behaviours, episodes, seed,
+                                                            progress)))
     return results
 
 

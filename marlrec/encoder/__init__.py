@@ -7,6 +7,8 @@
   the client is what env runners hold. Both are callables ``texts -> unit vectors``.
 """
 
+from typing import Any
+
 from marlrec.encoder.transformers_encoder import (
     DEFAULT_MODEL,
     ModelDirectoryError,
@@ -16,6 +18,25 @@ from marlrec.encoder.transformers_encoder import (
     default_model_dir,
 )
 
+_PROCESS_ENCODERS: dict[str, Any] = {}
+
+
+def resolve_encoder(encoder: Any) -> Any:
+    """An encoder object from an env_config value: ``None`` or ``"hashing"`` (the env's
+    lexical default), ``"minilm"`` (all-MiniLM-L6-v2, loaded once per process and shared
+    by its envs), or an encoder object (e.g. the pool's client) as is."""
+    if encoder is None or encoder == "hashing":
+        return None
+    if encoder == "minilm":
+        if "minilm" not in _PROCESS_ENCODERS:
+            _PROCESS_ENCODERS["minilm"] = TransformersTextEncoder()
+        return _PROCESS_ENCODERS["minilm"]
+    if isinstance(encoder, str):
+        raise ValueError(f"encoder={encoder!r}; allowed: None, 'hashing', "
+                         "'minilm' or an encoder object")
+    return encoder
+
+
 __all__ = [
     "DEFAULT_MODEL",
     "ModelDirectoryError",
@@ -23,4 +44,5 @@ __all__ = [
     "check_model_dir",
     "check_texts",
     "default_model_dir",
+    "resolve_encoder",
 ]
