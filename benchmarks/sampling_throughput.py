@@ -60,7 +60,7 @@ def main() -> None:
                            "resources": {"num_env_runners": runners},
                            "logging": {"wandb_mode": "disabled"}})
         with console.status(f"RLlib sampling, {runners} env runner(s)"):
-            algo = build_algorithm_config(spec, "PPO", seed=0).build_algo()
+            algo = build_algorithm_config(spec, "PPO", "per_role", seed=0).build_algo()
             group = algo.env_runner_group
 
             def sample(runner, n):

@@ -12,6 +12,11 @@ Sharing modes map agents to RLlib modules (``policy_mapping_fn``):
 In this ecosystem every role has its own spaces, so ``shared`` gives one module per
 learned role, like ``per_role``; it differs once roles share spaces.
 
+Learned modules: PPO and MAPPO use marlrec's :class:`marlrec.actor_critic.EcosystemActorCritic`
+(candidate-scoring slate actor by default; MAPPO adds the centralised critic on the env's
+global state); APPO, IMPALA and DQN use RLlib's default MLP modules (``model.slate_actor:
+mlp`` only).
+
 Scripted roles run their behaviour in a non-trained
 :class:`marlrec.scripted_modules.ScriptedBehaviourModule` (not in ``policies_to_train``);
 their observations are left unflattened for it.
@@ -31,9 +36,12 @@ from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 import envs
+from marlrec.actor_critic import actor_critic_spec
+from marlrec.connectors import env_to_module_connectors
+from marlrec.encoder.rllib import EncoderMetricsEnvRunner, encoder_pool_callback
 from marlrec.episode_metrics import EcosystemMetricsCallback
 from marlrec.rllib_env import EcosystemMultiAgentEnv
-from marlrec.scripted_modules import learned_agents_flattener, scripted_module_spec
+from marlrec.scripted_modules import scripted_module_spec
 from marlrec.spec import SHARING_MODES, ExperimentSpec
 
 
@@ -48,7 +56,14 @@ class AlgorithmInfo:
     multi_discrete_actions: bool
     continuous_actions: bool
     sharing_modes: tuple[str, ...]
+    slate_actors: tuple[str, ...] = ("mlp",)  # the first is the default
+    centralised_critic: bool = False  # the critic sees env.state() (MAPPO)
     training_defaults: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def marlrec_module(self) -> bool:
+        """Learned roles use :class:`EcosystemActorCritic` (else RLlib's default module)."""
+        return "candidate_scoring" in self.slate_actors
 
     def supports(self, action_kind: str) -> bool:
         return getattr(self, f"{action_kind}_actions")
@@ -62,7 +77,12 @@ def unsupported_roles(algorithm: str, learned_roles: list[str]) -> list[str]:
 
 ALGORITHMS: dict[str, AlgorithmInfo] = {
     "PPO": AlgorithmInfo(PPOConfig, discrete_actions=True, multi_discrete_actions=True,
-                         continuous_actions=True, sharing_modes=SHARING_MODES),
+                         continuous_actions=True, sharing_modes=SHARING_MODES,
+                         slate_actors=("candidate_scoring", "mlp")),
+    # PPO with a centralised critic on the global state (Yu et al. 2022).
+    "MAPPO": AlgorithmInfo(PPOConfig, discrete_actions=True, multi_discrete_actions=True,
+                           continuous_actions=True, sharing_modes=SHARING_MODES,
+                           slate_actors=("candidate_scoring", "mlp"), centralised_critic=True),
     "APPO": AlgorithmInfo(APPOConfig, discrete_actions=True, multi_discrete_actions=True,
                           continuous_actions=True, sharing_modes=SHARING_MODES),
     "IMPALA": AlgorithmInfo(IMPALAConfig, discrete_actions=True, multi_discrete_actions=True,
@@ -113,14 +133,28 @@ def scripted_behaviour(env: envs.RecEcosystemEnv, role: str, name: str) -> Any:
     return envs.scripted_behaviours(env, **by_role.get(role, {}))[role]
 
 
-def build_algorithm_config(spec: ExperimentSpec, algorithm: str, seed: int,
+def learned_module_spec(info: AlgorithmInfo, spec: ExperimentSpec, own_space: Any,
+                        state_dim: int) -> RLModuleSpec:
+    """The module of a learned role: marlrec's actor-critic or RLlib's default MLP."""
+    model = spec.model
+    if not info.marlrec_module:
+        return RLModuleSpec(model_config={"fcnet_hiddens": list(model.fcnet_hiddens),
+                                          "fcnet_activation": model.fcnet_activation})
+    return actor_critic_spec(own_space, state_dim if info.centralised_critic else 0, {
+        "slate_actor": model.slate_actor or info.slate_actors[0],
+        "fcnet_hiddens": list(model.fcnet_hiddens),
+        "fcnet_activation": model.fcnet_activation,
+        "scorer_hiddens": list(model.scorer_hiddens)})
+
+
+def build_algorithm_config(spec: ExperimentSpec, algorithm: str, sharing: str, seed: int,
                            encoder: Any = None) -> AlgorithmConfig:
-    """The RLlib config of one trial (``algorithm`` x ``spec.sharing`` x ``seed``)."""
+    """The RLlib config of one trial (``algorithm`` x ``sharing`` x ``seed``)."""
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm {algorithm!r} is not one of {sorted(ALGORITHMS)}")
     info = ALGORITHMS[algorithm]
-    if spec.sharing not in info.sharing_modes:
-        raise ValueError(f"{algorithm} does not support sharing={spec.sharing!r}; it supports "
+    if sharing not in info.sharing_modes:
+        raise ValueError(f"{algorithm} does not support sharing={sharing!r}; it supports "
                          f"{list(info.sharing_modes)}")
     refused = unsupported_roles(algorithm, spec.learned_roles)
     if refused:
@@ -131,26 +165,36 @@ def build_algorithm_config(spec: ExperimentSpec, algorithm: str, seed: int,
                   "encoder": encoder if encoder is not None else spec.env.encoder}
     env = EcosystemMultiAgentEnv(env_config).ecosystem  # spaces and agents only
     learned = spec.learned_roles
-    table = module_table(env, learned, spec.sharing)
+    learned_agents = [a for a in env.possible_agents if env.role_of(a) in learned]
+    if info.centralised_critic:
+        env_config["global_state_agents"] = learned_agents
+    state_dim = int(env.state_space.shape[0])
+    table = module_table(env, learned, sharing)
     specs: dict[str, RLModuleSpec] = {}
     for agent, module in table.items():
         role = env.role_of(agent)
         if module in specs:
             continue
         if role in learned:
-            specs[module] = RLModuleSpec()
+            specs[module] = learned_module_spec(info, spec, env.observation_space(agent),
+                                                state_dim)
         else:
             behaviour = scripted_behaviour(env, role, spec.roles[role].behaviour)
             specs[module] = scripted_module_spec(behaviour, env.observation_space(agent),
                                                  env.action_space(agent), seed=seed)
-    learned_agents = [a for a in env.possible_agents if env.role_of(a) in learned]
     resources = spec.resources
+    callbacks: list[type] = [EcosystemMetricsCallback]
+    runner: dict[str, Any] = {}
+    if spec.encoder_pool is not None:  # encoder-wait figures per runner, pool figures
+        callbacks.append(encoder_pool_callback(spec.encoder_pool))
+        runner["env_runner_cls"] = EncoderMetricsEnvRunner
     return (
         info.config_class()
         .environment(EcosystemMultiAgentEnv, env_config=env_config)
         .env_runners(num_env_runners=resources.num_env_runners,
                      num_envs_per_env_runner=resources.num_envs_per_env_runner,
-                     env_to_module_connector=learned_agents_flattener(learned_agents))
+                     env_to_module_connector=env_to_module_connectors(learned_agents),
+                     **runner)
         .learners(num_learners=resources.num_learners,
                   num_gpus_per_learner=resources.num_gpus_per_learner)
         .multi_agent(policies=set(specs), policy_mapping_fn=AgentToModule(table),
@@ -158,6 +202,6 @@ def build_algorithm_config(spec: ExperimentSpec, algorithm: str, seed: int,
                                                if env.role_of(a) in learned}))
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=specs))
         .training(**{**info.training_defaults, **spec.training})
-        .callbacks(EcosystemMetricsCallback)
+        .callbacks(callbacks)
         .debugging(seed=seed)
     )

@@ -120,11 +120,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         ray.init(address=os.environ.get("RAY_ADDRESS", "local"), include_dashboard=False,
                  log_to_driver=False)
     summaries = run_experiment(spec, resume=args.resume)
-    table = Table(title=f"{spec.name}: {len(summaries)} trials ({spec.sharing} sharing)")
-    for column in ("algorithm", "seed", "env steps", "episode return (mean)", "checkpoint"):
+    table = Table(title=f"{spec.name}: {len(summaries)} trials")
+    for column in ("algorithm", "sharing", "seed", "env steps", "episode return (mean)",
+                   "checkpoint"):
         table.add_column(column)
     for s in summaries:
-        table.add_row(s.algorithm, str(s.seed), f"{s.env_steps:,}",
+        table.add_row(s.algorithm, s.sharing, str(s.seed), f"{s.env_steps:,}",
                       "n/a" if s.episode_return_mean is None else f"{s.episode_return_mean:.3g}",
                       s.checkpoint or "none")
     console = Console(width=160)
@@ -195,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", default="results/rollout")
         p.set_defaults(func=_cmd_rollout, **defaults)
 
-    run = sub.add_parser("run", help="train the algorithm x seed grid of an experiment spec")
+    run = sub.add_parser("run", help="train the algorithm x sharing x seed grid of an experiment "
+                         "spec")
     run.add_argument("spec", help="YAML experiment spec (see marlrec/spec.py)")
     run.add_argument("--set", action="append", metavar="KEY.PATH=VALUE",
                      help="override a spec key, e.g. --set stop.env_steps=4000")

@@ -45,13 +45,13 @@ def evaluate_slate_policies(spec: ExperimentSpec, trials: list[TrialSummary],
     env = evaluation_env(spec)
     scripted = {role: scripted_behaviour(env, role, spec.roles[role].behaviour)
                 for role in ("user", "provider")}
-    table = module_table(env, learned, spec.sharing)
     seeds = (spec.evaluation.episodes, spec.evaluation.seed)
     results: list[PolicyResult] = []
     for trial in trials:
         if trial.checkpoint is None:
             continue
         behaviours: dict[str, Any] = dict(scripted)
+        table = module_table(env, learned, trial.sharing)
         loaded: dict[str, LearnedBehaviour] = {}
         for agent in env.possible_agents:
             if env.role_of(agent) == "slate_policy":
@@ -60,7 +60,7 @@ def evaluate_slate_policies(spec: ExperimentSpec, trials: list[TrialSummary],
                     loaded[module] = LearnedBehaviour.from_checkpoint(
                         trial.checkpoint, module, env.observation_space(agent))
                 behaviours[agent] = loaded[module]
-        results.append(PolicyResult(f"{trial.algorithm} seed {trial.seed}",
+        results.append(PolicyResult(trial.label,
                                     episodes_on_seeds(env, behaviours, *seeds)))
         if progress:
             progress()
@@ -84,7 +84,7 @@ def learning_curves(trials: list[TrialSummary]) -> dict[str, tuple[np.ndarray, n
             rows = [r for r in csv.DictReader(f) if r.get(LEARNING_CURVE[1])]
         x = np.array([float(r[LEARNING_CURVE[0]]) for r in rows])
         y = np.array([float(r[LEARNING_CURVE[1]]) for r in rows])
-        curves[f"{trial.algorithm} seed {trial.seed}"] = (x, y)
+        curves[trial.label] = (x, y)
     return curves
 
 

@@ -1,14 +1,18 @@
-"""Run an experiment spec with Ray Tune: the grid algorithm x seed (for the spec's sharing
-mode), checkpoints, resume, Tune's CSV/JSON results and W&B.
+"""Run an experiment spec with Ray Tune: the grid algorithm x sharing mode x seed,
+checkpoints, resume, Tune's CSV/JSON results and W&B.
 
 Layout of ``<logging.results_dir>/<name>/``:
 
 - ``spec.resolved.yaml``: the fully resolved spec (also logged with every trial's config);
-- ``<algorithm>/``: the Tune experiment of that algorithm (one trial per seed: ``result.json``,
-  ``progress.csv``, checkpoints every ``logging.checkpoint_every`` iterations and at the end);
+- ``<algorithm>-<sharing>/``: one Tune experiment per algorithm and sharing mode (one trial
+  per seed: ``result.json``, ``progress.csv``, checkpoints every
+  ``logging.checkpoint_every`` iterations and at the end);
 - ``wandb/``: W&B run files (``offline-run-*`` in offline mode).
 
-``resume=True`` restores each algorithm's Tune experiment from its folder and continues
+With ``spec.encoder_pool``, the encoder pool (:class:`marlrec.encoder.pool.EncoderPool`)
+starts before the first trial, every trial's envs use its client, and it stops at the end.
+
+``resume=True`` restores each of these Tune experiments from its folder and continues
 unfinished trials from their last checkpoint; finished trials are not redone.
 """
 
@@ -33,11 +37,16 @@ STOP_KEY = "env_runners/num_env_steps_sampled_lifetime"
 @dataclass
 class TrialSummary:
     algorithm: str
+    sharing: str
     seed: int
     env_steps: int
     episode_return_mean: float | None
     path: str
     checkpoint: str | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.algorithm} {self.sharing} seed {self.seed}"
 
 
 def _write_resolved_spec(spec: ExperimentSpec, folder: Path) -> Path:
@@ -89,20 +98,64 @@ def _wandb_callback(spec: ExperimentSpec, folder: Path) -> Any:
 
 def run_experiment(spec: ExperimentSpec, resume: bool = False, encoder: Any = None,
                    verbose: int = 1) -> list[TrialSummary]:
-    """Runs (or resumes) every algorithm x seed trial of ``spec``; Ray must be running."""
+    """Runs (or resumes) every algorithm x sharing x seed trial of ``spec``; Ray must be
+    running. ``encoder`` overrides the spec's (and its pool)."""
+    check_cluster_fits(spec)
+    folder = Path(spec.logging.results_dir).resolve() / spec.name
+    _write_resolved_spec(spec, folder)
+    pool = None
+    if spec.encoder_pool is not None and encoder is None:
+        from marlrec.encoder.pool import EncoderPool
+
+        pool = EncoderPool(spec.encoder_pool)
+        encoder = pool.client()
+    try:
+        return _run_grid(spec, folder, resume, encoder, verbose)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+def check_cluster_fits(spec: ExperimentSpec) -> None:
+    """Refuses, before anything starts, an experiment whose trial plus encoder pool needs
+    more CPUs or GPUs than the running Ray cluster has (Tune would wait forever)."""
+    import ray
+
+    r = spec.resources
+    trial_cpus = 1 + r.num_env_runners + r.num_learners
+    trial_gpus = r.num_gpus_per_learner * max(1, r.num_learners)
+    pool = spec.encoder_pool
+    pool_cpus = pool.num_replicas * pool.num_cpus if pool else 0.0
+    pool_gpus = pool.num_replicas * pool.num_gpus if pool else 0.0
+    have = ray.cluster_resources()
+    for kind, trial, served, fields in (
+            ("CPU", trial_cpus, pool_cpus, "resources.num_env_runners/num_learners, "
+                                           "encoder_pool.num_replicas/num_cpus"),
+            ("GPU", trial_gpus, pool_gpus, "resources.num_gpus_per_learner, "
+                                           "encoder_pool.num_gpus")):
+        if trial + served > have.get(kind, 0.0) + 1e-9:
+            raise ValueError(
+                f"the Ray cluster has {have.get(kind, 0.0):g} {kind}s; one trial needs "
+                f"{trial:g} (1 for the algorithm + env runners + learners) and the encoder "
+                f"pool {served:g}: lower {fields}")
+
+
+def _run_grid(spec: ExperimentSpec, folder: Path, resume: bool, encoder: Any,
+              verbose: int) -> list[TrialSummary]:
     from ray import tune
 
     from marlrec.algorithm_config import ALGORITHMS, build_algorithm_config
 
-    folder = Path(spec.logging.results_dir).resolve() / spec.name
-    _write_resolved_spec(spec, folder)
     summaries = []
-    for algorithm in spec.algorithms:
-        config = build_algorithm_config(spec, algorithm, seed=spec.seeds[0], encoder=encoder)
+    grid = [(a, s) for a in spec.algorithms for s in spec.sharing]
+    for algorithm, sharing in grid:
+        config = build_algorithm_config(spec, algorithm, sharing, seed=spec.seeds[0],
+                                        encoder=encoder)
         config = config.debugging(seed=tune.grid_search(list(spec.seeds)))
         config.env_config["marlrec_spec"] = spec.to_dict()  # logged with every trial
         trainable = ALGORITHMS[algorithm].config_class().algo_class
-        path = folder / algorithm
+        name = f"{algorithm}-{sharing}"
+        path = folder / name
         callbacks = [] if spec.logging.wandb_mode == "disabled" else [
             _wandb_callback(spec, folder)]
         if resume and tune.Tuner.can_restore(str(path)):
@@ -112,7 +165,7 @@ def run_experiment(spec: ExperimentSpec, resume: bool = False, encoder: Any = No
             tuner = tune.Tuner(
                 trainable, param_space=config,
                 run_config=tune.RunConfig(
-                    name=algorithm, storage_path=str(folder),
+                    name=name, storage_path=str(folder),
                     stop={STOP_KEY: spec.stop.env_steps}, callbacks=callbacks,
                     verbose=verbose,
                     checkpoint_config=tune.CheckpointConfig(
@@ -123,7 +176,7 @@ def run_experiment(spec: ExperimentSpec, resume: bool = False, encoder: Any = No
             metrics = result.metrics or {}
             runners = metrics.get("env_runners", {})
             summaries.append(TrialSummary(
-                algorithm=algorithm, seed=int(result.config.get("seed", -1)),
+                algorithm=algorithm, sharing=sharing, seed=int(result.config.get("seed", -1)),
                 env_steps=int(runners.get("num_env_steps_sampled_lifetime", 0)),
                 episode_return_mean=runners.get("episode_return_mean"),
                 path=str(result.path),

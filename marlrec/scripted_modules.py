@@ -7,8 +7,8 @@ on the batch of its agents' observations: the same ``act_batch`` the standalone 
 calls. It is never trained: leave its module id out of ``policies_to_train``.
 
 Its agents' observations must reach it unflattened (the behaviours read observation keys):
-build ``FlattenObservations(multi_agent=True, agent_ids=<learned agents>)``, which
-:func:`learned_agents_flattener` does.
+flatten the learned agents' observations only, as
+:func:`marlrec.connectors.env_to_module_connectors` does.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import tree
-from ray.rllib.connectors.env_to_module import FlattenObservations
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.rl_module import RLModule, RLModuleSpec
 
@@ -61,13 +60,3 @@ def scripted_module_spec(behaviour: Behaviour, observation_space: Any, action_sp
     return RLModuleSpec(module_class=ScriptedBehaviourModule,
                         observation_space=observation_space, action_space=action_space,
                         model_config={"behaviour": behaviour, "seed": seed})
-
-
-def learned_agents_flattener(learned_agents: list[str]):
-    """An ``env_to_module_connector`` that flattens the observations of ``learned_agents``
-    only, so scripted modules receive their Dict observations as the env gives them."""
-
-    def build(env: Any = None, spaces: Any = None, device: Any = None) -> FlattenObservations:
-        return FlattenObservations(multi_agent=True, agent_ids=list(learned_agents))
-
-    return build

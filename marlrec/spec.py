@@ -15,14 +15,22 @@ is allowed, e.g. ``experiment.roles.user.behaviour: 'oracle' is not one of
     roles:                       # optional: defaults come from the preset
       slate_policy: {learned: true}
       user: {learned: false, behaviour: choice_model}
-    sharing: per_role            # independent | per_role | shared
-    algorithms: [PPO]
+    sharing: per_role            # independent | per_role | shared, or a list of them
+    algorithms: [PPO, MAPPO]     # PPO | MAPPO | APPO | IMPALA | DQN
+    model: {slate_actor: candidate_scoring, fcnet_hiddens: [256, 256]}
     training: {train_batch_size_per_learner: 2000, lr: 0.0003}   # AlgorithmConfig.training
     seeds: [0, 1, 2]
     stop: {env_steps: 20000}
     resources: {num_env_runners: 1, num_envs_per_env_runner: 1}
     logging: {wandb_mode: offline, wandb_project: marlrec, checkpoint_every: 5}
     evaluation: {episodes: 10, seed: 1000, baselines: [random, greedy_by_appeal]}
+    encoder_pool: {num_replicas: 2, num_cpus: 1, max_batch_size: 64}   # optional, minilm
+
+``encoder_pool`` (keys of :class:`marlrec.encoder.pool.EncoderPoolConfig`) serves the
+``minilm`` encoder from Ray actors for the whole experiment instead of one copy of the
+model per env runner.
+
+Tune runs the grid ``algorithms x sharing x seeds``.
 
 ``--set key.path=value`` overrides (:func:`apply_overrides`) are applied to the raw mapping
 before validation, so they are checked the same way.
@@ -42,11 +50,14 @@ import yaml
 
 import envs
 from envs.ecosystem import EcosystemConfig
+from marlrec.encoder.pool import EncoderPoolConfig
 
 ROLES = envs.ROLES
 SHARING_MODES = ("independent", "per_role", "shared")
-ALGORITHMS = ("PPO", "APPO", "IMPALA", "DQN")
-"""Algorithms wired up so far (marlrec.training.ALGORITHMS declares their capabilities)."""
+ALGORITHMS = ("PPO", "MAPPO", "APPO", "IMPALA", "DQN")
+"""Algorithm names (marlrec.algorithm_config.ALGORITHMS declares their capabilities)."""
+SLATE_ACTORS = ("candidate_scoring", "mlp")
+ACTIVATIONS = ("tanh", "relu")
 SCRIPTED_BEHAVIOURS = {
     "slate_policy": tuple(envs.SLATE_BASELINES),
     "user": ("choice_model",),
@@ -77,6 +88,18 @@ class EnvSpec:
 class RoleSpec:
     learned: bool = True
     behaviour: str | None = None  # the scripted behaviour when not learned
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The learned modules. ``slate_actor``: ``candidate_scoring`` (one MLP scores each
+    candidate; PPO and MAPPO) or ``mlp`` (an MLP on the flattened observation); ``None``
+    takes the algorithm's default (see ``marlrec.algorithm_config``)."""
+
+    slate_actor: str | None = None
+    fcnet_hiddens: list[int] = field(default_factory=lambda: [256, 256])
+    fcnet_activation: str = "tanh"
+    scorer_hiddens: list[int] = field(default_factory=lambda: [64, 64])
 
 
 @dataclass(frozen=True)
@@ -113,14 +136,16 @@ class ExperimentSpec:
     name: str
     env: EnvSpec = field(default_factory=EnvSpec)
     roles: dict[str, RoleSpec] = field(default_factory=dict)
-    sharing: str = "per_role"
+    sharing: list[str] = field(default_factory=lambda: ["per_role"])
     algorithms: list[str] = field(default_factory=lambda: ["PPO"])
+    model: ModelSpec = field(default_factory=ModelSpec)
     training: dict[str, Any] = field(default_factory=dict)  # AlgorithmConfig.training(...)
     seeds: list[int] = field(default_factory=lambda: [0])
     stop: StopSpec = field(default_factory=StopSpec)
     resources: ResourcesSpec = field(default_factory=ResourcesSpec)
     logging: LoggingSpec = field(default_factory=LoggingSpec)
     evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
+    encoder_pool: EncoderPoolConfig | None = None
 
     @property
     def learned_roles(self) -> list[str]:
@@ -189,7 +214,10 @@ def _build(cls: type, raw: Any, path: str) -> Any:
             kwargs[f.name] = _convert(raw[f.name], hints[f.name], f"{path}.{f.name}")
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise SpecError(f"{path}.{f.name}: missing (required)")
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ValueError as e:  # a dataclass's own value checks (e.g. EncoderPoolConfig)
+        raise SpecError(f"{path}: {e}") from e
 
 
 def _one_of(path: str, value: Any, allowed: tuple | list) -> None:
@@ -243,12 +271,18 @@ def _check(spec: ExperimentSpec) -> ExperimentSpec:
     if not any(r.learned for r in roles.values()):
         raise SpecError(f"{p}.roles: no role is learned; at least one must be")
 
-    _one_of(f"{p}.sharing", spec.sharing, SHARING_MODES)
+    if not spec.sharing or len(set(spec.sharing)) != len(spec.sharing):
+        raise SpecError(f"{p}.sharing: {spec.sharing!r} must name distinct modes of "
+                        f"{list(SHARING_MODES)}")
+    for i, mode in enumerate(spec.sharing):
+        _one_of(f"{p}.sharing[{i}]" if len(spec.sharing) > 1 else f"{p}.sharing", mode,
+                SHARING_MODES)
     if not spec.algorithms:
         raise SpecError(f"{p}.algorithms: empty; name at least one of {list(ALGORITHMS)}")
     for i, algo in enumerate(spec.algorithms):
         _one_of(f"{p}.algorithms[{i}]", algo, ALGORITHMS)
     _check_capabilities(spec, roles, f"{p}.algorithms")
+    _check_model(spec, f"{p}.model")
     if spec.training:
         _check_training(spec, f"{p}.training")
     if not spec.seeds or len(set(spec.seeds)) != len(spec.seeds):
@@ -262,6 +296,9 @@ def _check(spec: ExperimentSpec) -> ExperimentSpec:
     _one_of(f"{p}.logging.wandb_mode", spec.logging.wandb_mode, WANDB_MODES)
     _at_least(f"{p}.logging.checkpoint_every", spec.logging.checkpoint_every, 1)
     _at_least(f"{p}.evaluation.episodes", spec.evaluation.episodes, 1)
+    if spec.encoder_pool is not None and spec.env.encoder != "minilm":
+        raise SpecError(f"{p}.encoder_pool: given with env.encoder={spec.env.encoder!r}; the "
+                        "pool serves the transformers encoder: set env.encoder: minilm")
     for i, name in enumerate(spec.evaluation.baselines):
         _one_of(f"{p}.evaluation.baselines[{i}]", name, tuple(envs.SLATE_BASELINES))
     return dataclasses.replace(spec, roles=roles)
@@ -279,6 +316,25 @@ def _check_capabilities(spec: ExperimentSpec, roles: dict[str, RoleSpec], path: 
             raise SpecError(f"{path}[{i}]: {algo!r} cannot learn role(s) {refused} (actions "
                             f"{kinds}); script them (roles.<role>.learned: false) or choose "
                             "an algorithm that supports them")
+
+
+def _check_model(spec: ExperimentSpec, path: str) -> None:
+    from marlrec.algorithm_config import ALGORITHMS as REGISTRY
+
+    model = spec.model
+    if model.slate_actor is not None:
+        _one_of(f"{path}.slate_actor", model.slate_actor, SLATE_ACTORS)
+        for algo in spec.algorithms:
+            offered = REGISTRY[algo].slate_actors
+            if model.slate_actor not in offered:
+                raise SpecError(f"{path}.slate_actor: {model.slate_actor!r} is not available "
+                                f"with {algo}; it offers {list(offered)}")
+    _one_of(f"{path}.fcnet_activation", model.fcnet_activation, ACTIVATIONS)
+    for name in ("fcnet_hiddens", "scorer_hiddens"):
+        sizes = getattr(model, name)
+        if not sizes or any(n < 1 for n in sizes):
+            raise SpecError(f"{path}.{name}: {sizes!r} must be a non-empty list of positive "
+                            "layer sizes")
 
 
 def _check_training(spec: ExperimentSpec, path: str) -> None:
@@ -299,6 +355,8 @@ def _check_training(spec: ExperimentSpec, path: str) -> None:
 
 def parse_spec(raw: Any) -> ExperimentSpec:
     """A validated :class:`ExperimentSpec` from a mapping (as loaded from YAML)."""
+    if isinstance(raw, dict) and isinstance(raw.get("sharing"), str):
+        raw = {**raw, "sharing": [raw["sharing"]]}  # one mode, or a list for the grid
     return _check(_build(ExperimentSpec, raw, "experiment"))
 
 

@@ -61,7 +61,7 @@ def test_every_supported_combination_trains(local_ray, algorithm, sharing):
     training = {"train_batch_size_per_learner": 120}
     reporting = {"min_time_s_per_iteration": 1}
     roles = None
-    if algorithm == "PPO":
+    if algorithm in ("PPO", "MAPPO"):
         training.update(minibatch_size=60, num_epochs=1)
     if algorithm == "DQN":
         roles = SCRIPTED_SLATES
@@ -69,11 +69,11 @@ def test_every_supported_combination_trains(local_ray, algorithm, sharing):
                     "num_steps_sampled_before_learning_starts": 40}
         reporting["min_sample_timesteps_per_iteration"] = 60
     spec = tiny_spec(sharing, roles=roles, algorithms=(algorithm,))
-    config = build_algorithm_config(spec, algorithm, seed=0).training(**training).reporting(
-        **reporting)
+    config = build_algorithm_config(spec, algorithm, sharing, seed=0)
+    config = config.training(**training).reporting(**reporting)
     algo = config.build_algo()
     try:
-        for _ in range(6):  # the asynchronous algorithms report learner results a bit later
+        for _ in range(12):  # the asynchronous algorithms report learner results a bit later
             result = algo.train()
             trained = {m for m, stats in result.get("learners", {}).items()
                        if m != "__all_modules__" and stats.get("num_module_steps_trained", 0)}
@@ -93,9 +93,9 @@ def test_every_supported_combination_trains(local_ray, algorithm, sharing):
 def test_an_algorithm_that_cannot_learn_a_role_is_refused():
     spec = tiny_spec("per_role")  # learns the slate policy (MultiDiscrete)
     with pytest.raises(ValueError, match=r"DQN cannot learn role\(s\) \['slate_policy'\]"):
-        build_algorithm_config(spec, "DQN", seed=0)
+        build_algorithm_config(spec, "DQN", "per_role", seed=0)
 
 
 def test_unknown_algorithm_is_refused_before_anything_runs():
     with pytest.raises(ValueError, match="algorithm 'SlateQ' is not one of"):
-        build_algorithm_config(tiny_spec("per_role"), "SlateQ", seed=0)
+        build_algorithm_config(tiny_spec("per_role"), "SlateQ", "per_role", seed=0)

@@ -170,9 +170,9 @@ def test_pool_is_used_from_an_env_runner_in_real_rllib_sampling(pool):
 
 
 def test_deferred_text_states_make_one_call_per_runner_step_for_all_sub_envs(pool):
-    from marlrec.encoder.rllib import text_state_connectors
+    from marlrec.connectors import env_to_module_connectors
 
-    config = tiny_ppo(pool, "text_deferred", 3, text_state_connectors)
+    config = tiny_ppo(pool, "text_deferred", 3, env_to_module_connectors())
     algo = config.build_algo()
     try:
         result = algo.train()

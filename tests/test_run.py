@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,9 +51,10 @@ def test_two_trials_write_results_checkpoints_and_wandb_offline_runs(finished_ru
     assert all(s.env_steps >= 400 and s.checkpoint for s in summaries)
     assert yaml.safe_load((folder / "spec.resolved.yaml").read_text()) == spec.to_dict()
     for s in summaries:
-        params = json.loads((folder / "PPO" / s.path.split("/")[-1] / "params.json").read_text())
+        trial = folder / "PPO-per_role" / s.path.split("/")[-1]
+        params = json.loads((trial / "params.json").read_text())
         assert params["env_config"]["marlrec_spec"]["name"] == "tiny"  # logged per trial
-        rows = (folder / "PPO" / s.path.split("/")[-1] / "progress.csv").read_text()
+        rows = (trial / "progress.csv").read_text()
         assert len(rows.strip().splitlines()) == 3  # header + 2 iterations of 200 steps
     runs = sorted((folder / "wandb").glob("offline-run-*"))
     assert len(runs) == 2
@@ -67,10 +69,10 @@ def test_resume_does_not_redo_finished_trials(finished_run):
     from marlrec.run import run_experiment
 
     spec, folder, summaries = finished_run
-    before = {p: p.read_text() for p in folder.glob("PPO/*/progress.csv")}
+    before = {p: p.read_text() for p in folder.glob("PPO-per_role/*/progress.csv")}
     again = run_experiment(spec, resume=True, verbose=0)
     assert sorted(s.seed for s in again) == [0, 1]
-    assert {p: p.read_text() for p in folder.glob("PPO/*/progress.csv")} == before
+    assert {p: p.read_text() for p in folder.glob("PPO-per_role/*/progress.csv")} == before
 
 
 def test_checkpoint_round_trip_restores_weights_and_training_continues(local_ray, tmp_path):
@@ -79,7 +81,7 @@ def test_checkpoint_round_trip_restores_weights_and_training_continues(local_ray
     from marlrec.algorithm_config import build_algorithm_config
 
     spec = tiny_spec(tmp_path)
-    algo = build_algorithm_config(spec, "PPO", seed=0).build_algo()
+    algo = build_algorithm_config(spec, "PPO", "per_role", seed=0).build_algo()
     try:
         algo.train()
         algo.save_to_path(str(tmp_path / "ckpt"))
@@ -114,14 +116,54 @@ def test_learned_slate_policies_are_evaluated_against_baselines_on_the_same_seed
     spec, folder, summaries = finished_run
     results = evaluate_slate_policies(spec, summaries)
     names = [r.policy for r in results]
-    assert names == ["PPO seed 0", "PPO seed 1", "random", "greedy_by_appeal"]
+    assert names == ["PPO per_role seed 0", "PPO per_role seed 1", "random",
+                     "greedy_by_appeal"]
     assert all(len(r.episodes) == spec.evaluation.episodes for r in results)
     out = write_evaluation(spec, summaries, results)
     assert out == folder / "evaluation"
     report = (out / "report.md").read_text()
-    assert "| PPO seed 0 |" in report and "learning_curve.png" in report
+    assert "| PPO per_role seed 0 |" in report and "learning_curve.png" in report
     for png in ("comparison.png", "learning_curve.png"):
         assert (out / png).stat().st_size > 1000
     # the same seeds: a baseline evaluated twice gives the same episodes
     again = evaluate_slate_policies(spec, [])
     assert [r.episodes for r in again] == [r.episodes for r in results[2:]]
+
+
+def test_a_grid_of_sharing_modes_with_mappo_and_the_encoder_pool_from_the_spec(
+        local_ray, tmp_path):
+    """``sharing`` as a list makes one Tune experiment per algorithm x mode; the spec's
+    ``encoder_pool`` serves minilm to every trial's envs and reports its figures, and is
+    gone when the run ends."""
+    from marlrec.encoder.pool import pool_stats
+    from marlrec.run import run_experiment
+
+    spec = tiny_spec(tmp_path, algorithms=["MAPPO"], sharing=["per_role", "independent"],
+                     seeds=[0], stop={"env_steps": 200},
+                     env={"preset": "interest_evolution", "encoder": "minilm",
+                          "params": {**TINY, "user_state": "text"}},
+                     encoder_pool={"num_replicas": 1, "num_cpus": 0, "name": "test-run-pool"},
+                     logging={"results_dir": str(tmp_path), "wandb_mode": "disabled"})
+    summaries = run_experiment(spec, verbose=0)
+    assert sorted((s.algorithm, s.sharing) for s in summaries) == [
+        ("MAPPO", "independent"), ("MAPPO", "per_role")]
+    for s in summaries:
+        result = json.loads(Path(s.path, "result.json").read_text().splitlines()[-1])
+        assert result["encoder_pool"]["requests"] > 0  # the pool served the trial
+        assert result["env_runners"]["encoder/texts"] > 0
+        assert "slate_policy" in result["learners"] or "slate_policy_0" in result["learners"]
+    with pytest.raises(ValueError, match="Failed to look up actor"):
+        pool_stats(spec.encoder_pool)  # stopped with the run
+
+
+def test_an_experiment_that_cannot_fit_the_cluster_is_refused_before_it_starts(
+        local_ray, tmp_path):
+    from marlrec.run import run_experiment
+
+    spec = tiny_spec(tmp_path, env={"preset": "interest_evolution", "encoder": "minilm",
+                                    "params": TINY},
+                     encoder_pool={"num_replicas": 2, "num_cpus": 1})
+    with pytest.raises(ValueError, match=r"the Ray cluster has 2 CPUs; one trial needs 1 .*"
+                                         r"and the encoder pool 2: lower"):
+        run_experiment(spec, verbose=0)
+    assert not (tmp_path / "tiny").exists()  # nothing written

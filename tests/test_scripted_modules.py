@@ -9,10 +9,8 @@ import torch
 ray = pytest.importorskip("ray")
 
 import envs  # noqa: E402
-from marlrec.scripted_modules import (  # noqa: E402
-    learned_agents_flattener,
-    scripted_module_spec,
-)
+from marlrec.connectors import env_to_module_connectors  # noqa: E402
+from marlrec.scripted_modules import scripted_module_spec  # noqa: E402
 
 OVERRIDES = {"num_sessions": 2, "num_candidates": 4, "horizon": 20, "user_state": "item_mean",
              "num_items": 60, "num_providers": 3, "num_users": 50}
@@ -57,7 +55,7 @@ def test_ppo_trains_the_slate_policy_against_scripted_users_and_providers():
             .environment(EcosystemMultiAgentEnv,
                          env_config={"preset": "interest_evolution", "overrides": OVERRIDES})
             .env_runners(num_env_runners=1,
-                         env_to_module_connector=learned_agents_flattener(slate_agents))
+                         env_to_module_connector=env_to_module_connectors(slate_agents))
             .multi_agent(policies=set(specs),
                          policy_mapping_fn=lambda agent, episode, **kw: agent.rsplit("_", 1)[0],
                          policies_to_train=["slate_policy"])

@@ -27,6 +27,15 @@ def test_a_good_spec_parses_with_role_defaults_from_the_preset():
     assert spec.roles["slate_policy"].behaviour is None
     assert spec.resources.num_envs_per_env_runner == 1  # default
     assert spec.to_dict()["env"]["params"]["user_model"] == {"budget": 30.0}
+    assert spec.sharing == ["independent"]  # one mode given as a string
+    assert spec.model.slate_actor is None  # the algorithm's default
+
+
+def test_the_grid_takes_several_sharing_modes_and_algorithms():
+    spec = parse_spec({**GOOD, "sharing": ["independent", "per_role"],
+                       "algorithms": ["PPO", "MAPPO"], "model": {"slate_actor": "mlp"}})
+    assert spec.sharing == ["independent", "per_role"]
+    assert spec.algorithms == ["PPO", "MAPPO"] and spec.model.slate_actor == "mlp"
 
 
 @pytest.mark.parametrize(
@@ -39,7 +48,20 @@ def test_a_good_spec_parses_with_role_defaults_from_the_preset():
         ({"sharing": "consensus"}, "experiment.sharing: 'consensus' is not one of "
                                    "['independent', 'per_role', 'shared']"),
         ({"algorithms": ["SlateQ"]}, "experiment.algorithms[0]: 'SlateQ' is not one of "
-                                     "['PPO', 'APPO', 'IMPALA', 'DQN']"),
+                                     "['PPO', 'MAPPO', 'APPO', 'IMPALA', 'DQN']"),
+        ({"sharing": ["per_role", "consensus"]}, "experiment.sharing[1]: 'consensus' is not "
+                                                 "one of"),
+        ({"sharing": ["shared", "shared"]}, "experiment.sharing: ['shared', 'shared'] must "
+                                            "name distinct modes"),
+        ({"algorithms": ["APPO"], "model": {"slate_actor": "candidate_scoring"}},
+         "experiment.model.slate_actor: 'candidate_scoring' is not available with APPO; it "
+         "offers ['mlp']"),
+        ({"model": {"slate_actor": "pointer"}}, "experiment.model.slate_actor: 'pointer' is not "
+                                                "one of ['candidate_scoring', 'mlp']"),
+        ({"model": {"fcnet_hiddens": [64, 0]}}, "experiment.model.fcnet_hiddens: [64, 0] must "
+                                                "be a non-empty list of positive layer sizes"),
+        ({"model": {"fcnet_activation": "gelu"}}, "experiment.model.fcnet_activation: 'gelu' "
+                                                  "is not one of ['tanh', 'relu']"),
         ({"algorithms": ["PPO", "DQN"]}, "experiment.algorithms[1]: 'DQN' cannot learn role(s) "
                                          "['slate_policy'] (actions ['multi_discrete'])"),
         ({"stop": {"env_steps": 0}}, "experiment.stop.env_steps: 0 must be >= 1"),
@@ -65,6 +87,12 @@ def test_a_good_spec_parses_with_role_defaults_from_the_preset():
                                                "one of ['offline', 'online', 'disabled']"),
         ({"evaluation": {"baselines": ["oracle"]}}, "experiment.evaluation.baselines[0]: "
                                                     "'oracle' is not one of"),
+        ({"encoder_pool": {"num_replicas": 2}}, "experiment.encoder_pool: given with "
+                                                "env.encoder='hashing'"),
+        ({"env": {"encoder": "minilm"}, "encoder_pool": {"num_replicas": 0}},
+         "experiment.encoder_pool: encoder_pool.num_replicas=0 must be >= 1"),
+        ({"env": {"encoder": "minilm"}, "encoder_pool": {"replicas": 2}},
+         "experiment.encoder_pool: unknown key(s) ['replicas']; allowed: ['num_replicas',"),
         ({"name": "my run"}, "experiment.name: 'my run' must be a non-empty name"),
     ],
 )

@@ -9,7 +9,8 @@
   every training result under ``encoder_pool``, so they reach Tune and W&B.
 - :class:`EncodeUserStateTexts`: the env-to-module connector for envs built with
   ``user_state="text_deferred"``: one encoder call per runner step for the state texts of
-  all its sub-envs (:func:`text_state_connectors` builds it with ``FlattenObservations``).
+  all its sub-envs (:func:`marlrec.connectors.env_to_module_connectors` puts it before
+  ``FlattenObservations``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import numpy as np
 import ray
 from ray.rllib.callbacks.callbacks import RLlibCallback
 from ray.rllib.connectors.connector_v2 import ConnectorV2
-from ray.rllib.connectors.env_to_module import FlattenObservations
 from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner
 
 from envs.ecosystem import CANDIDATE_FEATURES
@@ -141,19 +141,11 @@ class EncodeUserStateTexts(ConnectorV2):
             states = unit_rows(self.encoder(texts) - self.centre)
             for sa_episode, state in zip(targets, states, strict=True):
                 obs = dict(sa_episode.get_observations(-1))
-                features = np.array(obs["candidate_features"], copy=True)
-                features[:, _SIMILARITY] = obs["candidates"] @ state
-                obs["user_state"], obs["candidate_features"] = state, features
-                sa_episode.set_observations(at_indices=-1, new_data=obs)
+                # MAPPO agents observe {"obs": own observation, "state": global state}
+                own = dict(obs["obs"]) if "obs" in obs else obs
+                features = np.array(own["candidate_features"], copy=True)
+                features[:, _SIMILARITY] = own["candidates"] @ state
+                own["user_state"], own["candidate_features"] = state, features
+                sa_episode.set_observations(at_indices=-1, new_data={**obs, "obs": own}
+                                            if "obs" in obs else own)
         return batch
-
-
-def text_state_connectors(env: Any, spaces: Any = None, device: Any = None) -> list[ConnectorV2]:
-    """``env_to_module_connector`` for ecosystems with ``user_state="text_deferred"``:
-    encode the state texts of all sub-envs in one call, then flatten the observations."""
-    if env is None:  # built without an env (e.g. to derive spaces): nothing to encode
-        return [FlattenObservations(multi_agent=True)]
-    first = (getattr(env, "envs", None) or [env])[0]
-    ecosystem = getattr(first, "unwrapped", first).ecosystem
-    return [EncodeUserStateTexts(encoder=ecosystem.encoder, centre=ecosystem.state_centre),
-            FlattenObservations(multi_agent=True)]

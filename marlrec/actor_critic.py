@@ -1,0 +1,164 @@
+"""marlrec's actor-critic RLModule for PPO and MAPPO.
+
+One module class, two choices (``model_config``):
+
+- **actor** (``slate_actor``): for a slate policy, ``"candidate_scoring"`` (default) scores
+  every candidate with one small MLP shared across candidates, from the candidate's
+  embedding, its features, the user state, their elementwise product and the session
+  features; the logits of slot ``k`` are the candidates' ``k``-th scores. It is
+  permutation-equivariant in the candidates, as recommender scorers are, so it learns from
+  thousands rather than millions of steps. ``"mlp"`` is a plain MLP on the flattened
+  observation (RLlib's default model). Users and providers always get the MLP.
+- **critic** (``global_state_dim``): ``0`` gives PPO's decentralised critic (an MLP on the
+  agent's own flattened observation). ``> 0`` gives MAPPO's centralised critic: the agent's
+  observation arrives as ``{"obs": own observation, "state": env.state()}``
+  (:class:`marlrec.rllib_env.EcosystemMultiAgentEnv` with ``global_state_agents``),
+  RLlib's ``FlattenObservations`` lays it out as ``[own observation, global state]`` (keys
+  in sorted order) and the critic reads all of it, the "agent-specific global state" of
+  Yu et al. 2022 (*The Surprising Effectiveness of PPO in Cooperative Multi-Agent Games*),
+  while the actor reads only the agent's own part. Acting therefore never needs the global
+  state: the actor also accepts the own observation alone (as evaluation rollouts give it).
+
+Modules built ``inference_only`` (on env runners) drop the critic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import torch
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.distribution.torch.torch_distribution import (
+    TorchCategorical,
+    TorchDiagGaussian,
+    TorchMultiCategorical,
+)
+from ray.rllib.core.rl_module.apis import InferenceOnlyAPI, ValueFunctionAPI
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from ray.rllib.core.rl_module.torch import TorchRLModule
+from torch import nn
+
+SLATE_ACTORS = ("candidate_scoring", "mlp")
+SLATE_KEYS = ("candidate_features", "candidates", "session", "user_state")
+
+
+def flat_layout(space: gym.Space) -> dict[str, slice]:
+    """Where each top-level key of a Dict observation lies in RLlib's flattened vector
+    (keys in sorted order, each Box raveled row-major); ``{"": slice}`` for a Box."""
+    if not isinstance(space, gym.spaces.Dict):
+        return {"": slice(0, gym.spaces.flatdim(space))}
+    layout, start = {}, 0
+    for key in sorted(space.spaces):
+        size = gym.spaces.flatdim(space.spaces[key])
+        layout[key] = slice(start, start + size)
+        start += size
+    return layout
+
+
+def mlp(sizes: list[int], activation: str = "tanh") -> nn.Sequential:
+    act = {"tanh": nn.Tanh, "relu": nn.ReLU}[activation]
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-2], sizes[1:-1], strict=True):
+        layers += [nn.Linear(a, b), act()]
+    layers.append(nn.Linear(sizes[-2], sizes[-1]))
+    return nn.Sequential(*layers)
+
+
+def action_distribution(action_space: gym.Space) -> tuple[Any, int]:
+    """The RLlib torch distribution class of an action space and its logits width."""
+    if isinstance(action_space, gym.spaces.MultiDiscrete):
+        lens = [int(n) for n in action_space.nvec]
+        return TorchMultiCategorical.get_partial_dist_cls(input_lens=lens), sum(lens)
+    if isinstance(action_space, gym.spaces.Discrete):
+        return TorchCategorical, int(action_space.n)
+    if isinstance(action_space, gym.spaces.Box):
+        return TorchDiagGaussian, 2 * int(gym.spaces.flatdim(action_space))
+    raise ValueError(f"action space {action_space} is not supported by the marlrec "
+                     "actor-critic (Discrete, MultiDiscrete or Box)")
+
+
+class CandidateScoringActor(nn.Module):
+    """Slot logits from one MLP that scores each candidate (see the module docstring)."""
+
+    def __init__(self, own_space: gym.spaces.Dict, slate_size: int, hiddens: list[int],
+                 activation: str) -> None:
+        super().__init__()
+        self.layout = flat_layout(own_space)
+        num_candidates, dim = own_space["candidates"].shape
+        self.num_candidates, self.dim = num_candidates, dim
+        self.num_features = own_space["candidate_features"].shape[1]
+        self.session_dim = gym.spaces.flatdim(own_space["session"])
+        self.slate_size = slate_size
+        width = 3 * dim + self.num_features + self.session_dim
+        self.scorer = mlp([width, *hiddens, slate_size], activation)
+
+    def forward(self, own: torch.Tensor) -> torch.Tensor:
+        batch = own.shape[0]
+        c = self.num_candidates
+        part = {k: own[:, s] for k, s in self.layout.items()}
+        candidates = part["candidates"].reshape(batch, c, self.dim)
+        features = part["candidate_features"].reshape(batch, c, self.num_features)
+        user = part["user_state"].unsqueeze(1).expand(batch, c, self.dim)
+        session = part["session"].unsqueeze(1).expand(batch, c, self.session_dim)
+        x = torch.cat([candidates, user, candidates * user, features, session], dim=-1)
+        scores = self.scorer(x)  # (batch, candidates, slots)
+        return scores.transpose(1, 2).reshape(batch, self.slate_size * c)
+
+
+class EcosystemActorCritic(TorchRLModule, ValueFunctionAPI, InferenceOnlyAPI):
+    """PPO / MAPPO actor-critic for one ecosystem role.
+
+    ``model_config``: ``own_observation_space`` (the env's observation space of the agent,
+    before flattening; required), ``global_state_dim`` (0: PPO critic; > 0: MAPPO critic),
+    ``slate_actor`` (``candidate_scoring`` | ``mlp``), ``fcnet_hiddens`` (default
+    ``[256, 256]``), ``scorer_hiddens`` (default ``[64, 64]``), ``fcnet_activation``
+    (``tanh`` | ``relu``).
+    """
+
+    def setup(self) -> None:
+        cfg = self.model_config or {}
+        own_space = cfg.get("own_observation_space")
+        if own_space is None:
+            raise ValueError("EcosystemActorCritic needs model_config['own_observation_space']")
+        self.own_dim = gym.spaces.flatdim(own_space)
+        self.global_state_dim = int(cfg.get("global_state_dim", 0))
+        full_dim = int(self.observation_space.shape[0])
+        if full_dim != self.own_dim + self.global_state_dim:
+            raise ValueError(
+                f"flattened observation has {full_dim} entries; expected own observation "
+                f"({self.own_dim}) + global state ({self.global_state_dim})")
+        hiddens = list(cfg.get("fcnet_hiddens", [256, 256]))
+        activation = cfg.get("fcnet_activation", "tanh")
+        slate_actor = cfg.get("slate_actor", "candidate_scoring")
+        if slate_actor not in SLATE_ACTORS:
+            raise ValueError(f"slate_actor={slate_actor!r} is not one of {list(SLATE_ACTORS)}")
+        self.action_dist_cls, logits_dim = action_distribution(self.action_space)
+        is_slate = (isinstance(own_space, gym.spaces.Dict) and set(SLATE_KEYS) <= set(own_space)
+                    and isinstance(self.action_space, gym.spaces.MultiDiscrete))
+        if is_slate and slate_actor == "candidate_scoring":
+            self.actor = CandidateScoringActor(
+                own_space, len(self.action_space.nvec),
+                list(cfg.get("scorer_hiddens", [64, 64])), activation)
+        else:
+            self.actor = mlp([self.own_dim, *hiddens, logits_dim], activation)
+        self.critic = mlp([full_dim, *hiddens, 1], activation)
+
+    def get_non_inference_attributes(self) -> list[str]:
+        return ["critic"]
+
+    def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        own = batch[Columns.OBS][..., : self.own_dim]  # the global state, if any, is not read
+        return {Columns.ACTION_DIST_INPUTS: self.actor(own)}
+
+    def compute_values(self, batch: dict[str, Any], embeddings: Any = None) -> torch.Tensor:
+        return self.critic(batch[Columns.OBS]).squeeze(-1)
+
+
+def actor_critic_spec(own_space: gym.Space, global_state_dim: int, model: dict[str, Any]
+                      ) -> RLModuleSpec:
+    """The ``RLModuleSpec`` of an :class:`EcosystemActorCritic` (spaces after flattening
+    are filled in by RLlib)."""
+    return RLModuleSpec(module_class=EcosystemActorCritic,
+                        model_config={**model, "own_observation_space": own_space,
+                                      "global_state_dim": global_state_dim})
