@@ -67,14 +67,14 @@ def check_equal_runs(scores: dict[str, np.ndarray]) -> None:
 def _seeded(seed: int):
     """A legacy ``RandomState`` for rliable's bootstrap. rliable's bootstrap (arch) also
     draws from NumPy's global generator, so that is seeded here too and restored after."""
-    saved = np.random.get_state()
-    np.random.seed(seed)
+    saved = np.random.get_state()  # noqa: NPY002 - rliable reads the legacy global
+    np.random.seed(seed)  # noqa: NPY002
     try:
         with warnings.catch_warnings():  # arch deprecates random_state, rliable passes it
             warnings.simplefilter("ignore", FutureWarning)
             yield np.random.RandomState(seed)
     finally:
-        np.random.set_state(saved)
+        np.random.set_state(saved)  # noqa: NPY002
 
 
 def interval_estimates(scores: dict[str, Any], reps: int = 2000, seed: int = 0

@@ -6,11 +6,13 @@
                     [--encoder minilm|hashing] [--set key=value ...] [--out DIR]
     marlrec demo    (a rollout comparison on MovieLens-100k with all-MiniLM-L6-v2)
     marlrec run SPEC.yaml [--set key.path=value ...] [--resume]
+    marlrec report RESULTS_DIR   (absolute metric, rliable aggregates, tables and PNGs)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -130,23 +132,48 @@ def _cmd_run(args: argparse.Namespace) -> int:
                       s.checkpoint or "none")
     console = Console(width=160)
     console.print(table)
-    if spec.learned_roles == ["slate_policy"]:
-        from rich.progress import Progress
-
-        from marlrec.evaluate import evaluate_slate_policies, write_evaluation
-
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("evaluating", total=len(summaries)
-                                     + len(spec.evaluation.baselines))
-            results = evaluate_slate_policies(spec, summaries,
-                                              progress=lambda: progress.advance(task))
-        _print_results(console, results, f"{spec.name}: evaluation on "
-                       f"{spec.evaluation.episodes} episodes (seeds from "
-                       f"{spec.evaluation.seed}), mean ± 95% CI")
-        out = write_evaluation(spec, summaries, results)
-        console.print(f"report: {out / 'report.md'}  plots: {out / 'comparison.png'}, "
-                      f"{out / 'learning_curve.png'}")
+    _report(console, Path(spec.logging.results_dir) / spec.name)
     print(f"results: {Path(spec.logging.results_dir).resolve() / spec.name}")
+    return 0
+
+
+def _report(console: Any, folder: Path) -> None:
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from marlrec.report import load_spec_of, write_report
+
+    spec = load_spec_of(folder)
+    total = (len(spec.algorithms) * len(spec.sharing) + len(spec.evaluation.baselines)) * len(
+        spec.seeds)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("absolute-metric evaluation", total=total)
+        out = write_report(folder, progress=lambda: progress.advance(task))
+    scores = json.loads((out / "scores.json").read_text())
+    metric = scores["metric"]
+    table = Table(title=f"{spec.name}: {metric}, {len(spec.seeds)} runs x "
+                        f"{scores['episodes_per_run']} episodes (IQM, stratified bootstrap "
+                        "95% CI)")
+    for column in ("policy", "IQM", "95% CI", "mean"):
+        table.add_column(column, justify="left" if column == "policy" else "right")
+    import numpy as np
+
+    from marlrec.aggregate import interval_estimates
+
+    runs = {name: [np.mean([e[metric] for e in run]) for run in p["runs"]]
+            for name, p in scores["policies"].items()}
+    for name, e in interval_estimates(runs).items():
+        table.add_row(name, f"{e['IQM'].point:.3g}", f"[{e['IQM'].low:.3g}, {e['IQM'].high:.3g}]",
+                      f"{e['Mean'].point:.3g}")
+    console.print(table)
+    console.print(f"report: {out / 'report.md'} (+ learning_curves.png, absolute_metric.png, "
+                  "probability_of_improvement.png, performance_profile.png, tradeoff.png)")
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    _report(Console(width=160), Path(args.results_dir))
     return 0
 
 
@@ -204,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true",
                      help="continue an interrupted experiment from its last checkpoints")
     run.set_defaults(func=_cmd_run)
+
+    report = sub.add_parser("report", help="absolute-metric evaluation and rliable report of "
+                            "a finished experiment")
+    report.add_argument("results_dir", help="the folder `marlrec run` wrote (results/<name>)")
+    report.set_defaults(func=_cmd_report)
 
     rollout_args(sub.add_parser("rollout", help="compare scripted slate policies"))
     rollout_args(sub.add_parser("demo", help="the README's demo: scripted policies on "

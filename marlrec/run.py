@@ -145,6 +145,7 @@ def _run_grid(spec: ExperimentSpec, folder: Path, resume: bool, encoder: Any,
     from ray import tune
 
     from marlrec.algorithm_config import ALGORITHMS, build_algorithm_config
+    from marlrec.evaluation import evaluation_callback
 
     summaries = []
     grid = [(a, s) for a in spec.algorithms for s in spec.sharing]
@@ -152,6 +153,8 @@ def _run_grid(spec: ExperimentSpec, folder: Path, resume: bool, encoder: Any,
         config = build_algorithm_config(spec, algorithm, sharing, seed=spec.seeds[0],
                                         encoder=encoder)
         config = config.debugging(seed=tune.grid_search(list(spec.seeds)))
+        callbacks = config.callbacks_class  # a list, as build_algorithm_config sets it
+        config = config.callbacks([*callbacks, evaluation_callback(spec, algorithm, sharing)])
         config.env_config["marlrec_spec"] = spec.to_dict()  # logged with every trial
         trainable = ALGORITHMS[algorithm].config_class().algo_class
         name = f"{algorithm}-{sharing}"

@@ -66,6 +66,9 @@ SCRIPTED_BEHAVIOURS = {
 DEFAULT_BEHAVIOUR = {"slate_policy": "greedy_by_appeal", "user": "choice_model",
                      "provider": "static"}
 WANDB_MODES = ("offline", "online", "disabled")
+SELECTION_METRICS = ("engagement_per_session", "user_utility", "session_length", "ctr",
+                     "catalog_coverage", "intra_list_diversity", "novelty", "active_providers")
+"""Episode metrics (``envs/metrics.py``) where higher is better: evaluation.metric choices."""
 _CATALOG_PARAMS = ("catalog", "num_items", "num_topics", "num_providers", "num_users",
                    "catalog_seed", "data_dir")
 
@@ -126,8 +129,16 @@ class LoggingSpec:
 
 @dataclass(frozen=True)
 class EvaluationSpec:
+    """See :mod:`marlrec.evaluation`: ``episodes`` per evaluation on fixed seeds from
+    ``seed``, every ``interval`` training iterations and at the end; the absolute metric
+    re-evaluates each run's best modules on ``absolute_factor x episodes`` episodes;
+    ``metric`` picks the best and is the headline of the report."""
+
     episodes: int = 10
     seed: int = 1000
+    interval: int = 5
+    absolute_factor: int = 10
+    metric: str = "engagement_per_session"
     baselines: list[str] = field(default_factory=lambda: ["random", "greedy_by_appeal"])
 
 
@@ -299,8 +310,12 @@ def _check(spec: ExperimentSpec) -> ExperimentSpec:
     if spec.encoder_pool is not None and spec.env.encoder != "minilm":
         raise SpecError(f"{p}.encoder_pool: given with env.encoder={spec.env.encoder!r}; the "
                         "pool serves the transformers encoder: set env.encoder: minilm")
+    _at_least(f"{p}.evaluation.interval", spec.evaluation.interval, 1)
+    _at_least(f"{p}.evaluation.absolute_factor", spec.evaluation.absolute_factor, 1)
+    _one_of(f"{p}.evaluation.metric", spec.evaluation.metric, SELECTION_METRICS)
+    offered = [b for r in ROLES if roles[r].learned for b in SCRIPTED_BEHAVIOURS[r]]
     for i, name in enumerate(spec.evaluation.baselines):
-        _one_of(f"{p}.evaluation.baselines[{i}]", name, tuple(envs.SLATE_BASELINES))
+        _one_of(f"{p}.evaluation.baselines[{i}]", name, offered)
     return dataclasses.replace(spec, roles=roles)
 
 

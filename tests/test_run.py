@@ -23,7 +23,7 @@ def tiny_spec(results_dir, **extra):
     return parse_spec({
         "name": "tiny", "env": {"preset": "interest_evolution", "params": TINY},
         "training": TRAINING, "seeds": [0, 1], "stop": {"env_steps": 400},
-        "evaluation": {"episodes": 2, "seed": 1000},
+        "evaluation": {"episodes": 2, "seed": 1000, "interval": 1, "absolute_factor": 2},
         "resources": {"num_env_runners": 0},
         "logging": {"results_dir": str(results_dir), "checkpoint_every": 1,
                     "wandb_mode": "offline"}, **extra})
@@ -109,25 +109,53 @@ def test_run_refuses_a_bad_spec_before_ray_starts(tmp_path, capsys):
     assert ray.is_initialized() == was_running
 
 
-def test_learned_slate_policies_are_evaluated_against_baselines_on_the_same_seeds(
-        finished_run):
-    from marlrec.evaluate import evaluate_slate_policies, write_evaluation
+def test_the_report_aggregates_best_modules_and_baselines_on_the_same_episodes(
+        finished_run, tmp_path):
+    from PIL import Image
+
+    from marlrec.report import write_report
 
     spec, folder, summaries = finished_run
-    results = evaluate_slate_policies(spec, summaries)
-    names = [r.policy for r in results]
-    assert names == ["PPO per_role seed 0", "PPO per_role seed 1", "random",
-                     "greedy_by_appeal"]
-    assert all(len(r.episodes) == spec.evaluation.episodes for r in results)
-    out = write_evaluation(spec, summaries, results)
-    assert out == folder / "evaluation"
+    for seed in (0, 1):  # evaluated at both iterations (interval 1), best modules kept
+        best = json.loads((folder / "best" / "PPO-per_role" / f"seed_{seed}" / "best.json")
+                          .read_text())
+        assert best["iteration"] in (1, 2) and best["modules"] == ["slate_policy"]
+    out = write_report(folder, reps=200)
+    assert out == folder / "report"
     report = (out / "report.md").read_text()
-    assert "| PPO per_role seed 0 |" in report and "learning_curve.png" in report
-    for png in ("comparison.png", "learning_curve.png"):
-        assert (out / png).stat().st_size > 1000
-    # the same seeds: a baseline evaluated twice gives the same episodes
-    again = evaluate_slate_policies(spec, [])
-    assert [r.episodes for r in again] == [r.episodes for r in results[2:]]
+    for row in ("| PPO per_role |", "| random |", "| greedy_by_appeal |", "P(row > column)"):
+        assert row in report
+    for png in ("learning_curves.png", "absolute_metric.png", "probability_of_improvement.png",
+                "performance_profile.png", "tradeoff.png"):
+        with Image.open(out / png) as image:
+            image.verify()
+            assert image.format == "PNG" and image.size[0] > 300
+        assert (out / png).stat().st_size > 5000
+    scores = json.loads((out / "scores.json").read_text())
+    episodes = 2 * 2  # absolute_factor x evaluation.episodes
+    for name in ("PPO per_role", "random", "greedy_by_appeal"):
+        runs = scores["policies"][name]["runs"]
+        assert len(runs) == 2 and all(len(r) == episodes for r in runs)
+    assert len(scores["policies"]["PPO per_role"]["curve"]) == 2  # two evaluation points
+    marl_eval = json.loads((out / "marl_eval.json").read_text())
+    assert set(marl_eval["marlrec"]["interest_evolution"]) == {"PPO per_role", "random",
+                                                                "greedy_by_appeal"}
+    # the same episodes: a baseline evaluated again gives the same runs
+    again = json.loads((write_report(folder, reps=200) / "scores.json").read_text())
+    assert again["policies"]["greedy_by_appeal"] == scores["policies"]["greedy_by_appeal"]
+
+    # a run without best modules: the report is refused and nothing is written
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    shutil.rmtree(copy / "best" / "PPO-per_role" / "seed_1")
+    shutil.rmtree(copy / "report")
+    with pytest.raises(ValueError, match=r"runs without evaluated best modules: "
+                                         r"\['PPO-per_role seed 1'\]"):
+        write_report(copy, reps=100)
+    assert not (copy / "report").exists()
+    assert main(["report", str(copy)]) == 2
 
 
 def test_a_grid_of_sharing_modes_with_mappo_and_the_encoder_pool_from_the_spec(

@@ -1,0 +1,394 @@
+"""``marlrec report RESULTS_DIR``: the absolute metric of every run and baseline, aggregated
+across runs the rliable way, as markdown tables and PNG plots.
+
+Reads what ``marlrec run`` wrote (``spec.resolved.yaml``, each trial's ``result.json`` with
+its in-training evaluations, the best modules under ``best/``), re-evaluates each run's best
+modules and each baseline on the run's absolute-metric episodes (:mod:`marlrec.evaluation`),
+and writes ``<RESULTS_DIR>/report/`` (atomically):
+
+- ``report.md``: the absolute metric per policy (IQM, mean, median with stratified
+  bootstrap 95% CIs), the probability-of-improvement matrix, every headline metric, the
+  in-training evaluations;
+- ``learning_curves.png`` (IQM across runs with 95% CI bands), ``absolute_metric.png``,
+  ``probability_of_improvement.png``, ``performance_profile.png``, ``tradeoff.png``
+  (engagement against provider exposure Gini);
+- ``scores.json`` (every episode of every run) and ``marl_eval.json`` (marl-eval layout).
+
+Every policy must have the same runs (one per training seed) and the same evaluation
+points; otherwise the report is refused, naming what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from marlrec import aggregate
+from marlrec.evaluation import (
+    absolute_episodes,
+    absolute_seed,
+    baseline_behaviours,
+    best_folder,
+    evaluation_env,
+    learned_behaviours,
+    load_modules,
+)
+from marlrec.scripted_comparison import HEADLINE_METRICS, episodes_on_seeds
+from marlrec.spec import ExperimentSpec, parse_spec
+
+
+@dataclass
+class PolicyRuns:
+    """One policy's runs: ``episodes[r]`` are run ``r``'s absolute-metric episodes."""
+
+    policy: str
+    learned: bool
+    episodes: list[list[dict[str, float]]] = field(default_factory=list)
+    curve: list[tuple[float, list[float]]] = field(default_factory=list)  # per eval point
+
+    def run_scores(self, metric: str) -> np.ndarray:
+        return np.array([np.mean([e[metric] for e in run]) for run in self.episodes])
+
+
+def load_spec_of(folder: Path) -> ExperimentSpec:
+    path = folder / "spec.resolved.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder}: no spec.resolved.yaml; pass the folder that "
+                                "`marlrec run` wrote (results/<name>)")
+    return parse_spec(yaml.safe_load(path.read_text()))
+
+
+def in_training_evaluations(folder: Path, name: str, seed: int) -> list[dict[str, Any]]:
+    """The ``evaluation`` entries of one trial's ``result.json``, in order."""
+    for params in sorted((folder / name).glob("*/params.json")):
+        if json.loads(params.read_text()).get("seed") == seed:
+            lines = (params.parent / "result.json").read_text().splitlines()
+            return [json.loads(line)["evaluation"] for line in lines
+                    if line.strip() and "evaluation" in json.loads(line)]
+    raise FileNotFoundError(f"{folder / name}: no trial with seed {seed}")
+
+
+def collect(folder: Path, spec: ExperimentSpec, progress: Callable[[], None] | None = None
+            ) -> list[PolicyRuns]:
+    """Absolute-metric episodes of every learned policy and baseline, and the learned
+    policies' in-training evaluation curves; refuses unequal runs or evaluation points."""
+    env = evaluation_env(spec)
+    metric, n = spec.evaluation.metric, absolute_episodes(spec)
+    policies: list[PolicyRuns] = []
+    missing = []
+    for algorithm in spec.algorithms:
+        for sharing in spec.sharing:
+            runs = PolicyRuns(f"{algorithm} {sharing}", learned=True)
+            curves = []
+            for r, seed in enumerate(spec.seeds):
+                best = best_folder(folder, algorithm, sharing, seed)
+                if not (best / "best.json").is_file():
+                    missing.append(f"{algorithm}-{sharing} seed {seed}")
+                    continue
+                modules, _ = load_modules(best)
+                behaviours = learned_behaviours(env, spec, sharing, modules)
+                runs.episodes.append(episodes_on_seeds(env, behaviours, n,
+                                                       absolute_seed(spec, r)))
+                curves.append(in_training_evaluations(folder, f"{algorithm}-{sharing}", seed))
+                if progress:
+                    progress()
+            runs.curve = _curve(runs.policy, curves, metric)
+            policies.append(runs)
+    if missing:
+        raise ValueError(f"runs without evaluated best modules: {missing}; every policy needs "
+                         f"the same runs (seeds {spec.seeds}) to be aggregated")
+    for name in spec.evaluation.baselines:
+        runs = PolicyRuns(name, learned=False)
+        behaviours = baseline_behaviours(env, spec, name)
+        for r in range(len(spec.seeds)):
+            runs.episodes.append(episodes_on_seeds(env, behaviours, n, absolute_seed(spec, r)))
+            if progress:
+                progress()
+        policies.append(runs)
+    lengths = {p.policy: len(p.curve) for p in policies if p.learned}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"evaluation points differ between algorithms {lengths}: every "
+                         "algorithm needs the same number of evaluation points")
+    return policies
+
+
+def _curve(policy: str, curves: list[list[dict[str, Any]]], metric: str
+           ) -> list[tuple[float, list[float]]]:
+    points = {len(c) for c in curves}
+    if len(points) > 1:
+        raise ValueError(f"{policy}: runs have different numbers of evaluation points "
+                         f"{[len(c) for c in curves]}; refusing to aggregate")
+    out = []
+    for k in range(points.pop() if points else 0):
+        steps = float(np.mean([c[k]["env_steps"] for c in curves]))
+        out.append((steps, [float(c[k][metric]) for c in curves]))
+    return out
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_learning_curves(policies: list[PolicyRuns], baselines: dict[str, float],
+                         metric: str, path: Path, reps: int) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for p in (p for p in policies if p.learned and p.curve):
+        x = [s for s, _ in p.curve]
+        est = [aggregate.interval_estimates({"p": v}, reps=reps)["p"]["IQM"] for _, v in p.curve]
+        ax.plot(x, [e.point for e in est], marker="o", label=f"{p.policy} (IQM)")
+        ax.fill_between(x, [e.low for e in est], [e.high for e in est], alpha=0.2)
+    for (name, value), style in zip(baselines.items(), ("--", ":", "-.", (0, (1, 3))),
+                                    strict=False):
+        ax.axhline(value, linestyle=style, color="grey", label=f"{name} (absolute)")
+    ax.set_xlabel("env steps sampled")
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_title("Evaluation during training: IQM across runs, 95% CI")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_intervals(estimates: dict[str, dict[str, aggregate.Estimate]], metric: str,
+                   path: Path) -> None:
+    plt = _plt()
+    names = list(estimates)
+    fig, axes = plt.subplots(1, 3, figsize=(11, 0.5 * len(names) + 1.5), sharey=True)
+    for ax, kind in zip(axes, ("IQM", "Mean", "Median"), strict=True):
+        for i, name in enumerate(names):
+            e = estimates[name][kind]
+            ax.plot([e.low, e.high], [i, i], linewidth=6, alpha=0.5, color=f"C{i}")
+            ax.plot([e.point], [i], "k|", markersize=14)
+        ax.set_title(kind)
+        ax.set_xlabel(metric.replace("_", " "))
+    axes[0].set_yticks(range(len(names)), names)
+    fig.suptitle("Absolute metric: point estimate and stratified bootstrap 95% CI")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_poi(poi: dict[tuple[str, str], aggregate.Estimate], names: list[str],
+             path: Path) -> None:
+    plt = _plt()
+    matrix = np.full((len(names), len(names)), np.nan)
+    for (x, y), e in poi.items():
+        matrix[names.index(x), names.index(y)] = e.point
+    fig, ax = plt.subplots(figsize=(1.1 * len(names) + 2.5, 0.9 * len(names) + 1.5))
+    image = ax.imshow(matrix, vmin=0, vmax=1, cmap="RdBu")
+    for i in range(len(names)):
+        for j in range(len(names)):
+            if i != j:
+                ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_title("P(row > column)")
+    fig.colorbar(image)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_profiles(profiles: dict[str, dict[str, np.ndarray]], taus: np.ndarray, metric: str,
+                  path: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for name, p in profiles.items():
+        ax.plot(taus, p["profile"], label=name)
+        ax.fill_between(taus, p["low"], p["high"], alpha=0.15)
+    ax.set_xlabel(f"{metric.replace('_', ' ')} threshold tau")
+    ax.set_ylabel("fraction of runs > tau")
+    ax.set_title("Performance profiles (95% CI)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_tradeoff(policies: list[PolicyRuns], path: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for i, p in enumerate(policies):
+        x = p.run_scores("provider_exposure_gini")
+        y = p.run_scores("engagement_per_session")
+        ax.scatter(x, y, alpha=0.35, color=f"C{i}", s=18)
+        ax.scatter([x.mean()], [y.mean()], color=f"C{i}", s=80, marker="o" if p.learned
+                   else "s", edgecolor="k", label=p.policy)
+    ax.set_xlabel("provider exposure Gini (lower is fairer)")
+    ax.set_ylabel("engagement per session")
+    ax.set_title("Users' engagement against providers' exposure (runs, and their mean)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def absolute_table(estimates: dict[str, dict[str, aggregate.Estimate]], runs: int,
+                   episodes: int) -> str:
+    rows = ["| policy | IQM [95% CI] | mean [95% CI] | median [95% CI] | runs | episodes/run |",
+            "|---|---|---|---|---:|---:|"]
+    for name, e in estimates.items():
+        rows.append(f"| {name} | {e['IQM']} | {e['Mean']} | {e['Median']} | {runs} | "
+                    f"{episodes} |")
+    return "\n".join(rows)
+
+
+def poi_table(poi: dict[tuple[str, str], aggregate.Estimate], names: list[str]) -> str:
+    rows = ["| P(row > column) | " + " | ".join(names) + " |",
+            "|---" * (len(names) + 1) + "|"]
+    for x in names:
+        cells = ["—" if x == y else f"{poi[(x, y)].point:.2f} [{poi[(x, y)].low:.2f}, "
+                 f"{poi[(x, y)].high:.2f}]" for y in names]
+        rows.append(f"| {x} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def metrics_table(policies: list[PolicyRuns], reps: int) -> str:
+    head = "| policy | " + " | ".join(HEADLINE_METRICS) + " |"
+    rows = [head, "|---" * (len(HEADLINE_METRICS) + 1) + "|"]
+    per_metric = {m: aggregate.interval_estimates({p.policy: p.run_scores(m) for p in policies},
+                                                  reps=reps) for m in HEADLINE_METRICS}
+    for p in policies:
+        cells = [f"{per_metric[m][p.policy]['Mean'].point:.3g} "
+                 f"[{per_metric[m][p.policy]['Mean'].low:.3g}, "
+                 f"{per_metric[m][p.policy]['Mean'].high:.3g}]" for m in HEADLINE_METRICS]
+        rows.append(f"| {p.policy} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def curve_table(policies: list[PolicyRuns]) -> str:
+    learned = [p for p in policies if p.learned and p.curve]
+    if not learned:
+        return "(no evaluations during training)"
+    rows = ["| evaluation | env steps | " + " | ".join(p.policy for p in learned) + " |",
+            "|---" * (len(learned) + 2) + "|"]
+    for k in range(len(learned[0].curve)):
+        steps = learned[0].curve[k][0]
+        cells = [f"{np.mean(p.curve[k][1]):.3g} ({', '.join(f'{v:.3g}' for v in p.curve[k][1])})"
+                 for p in learned]
+        rows.append(f"| {k + 1} | {steps:,.0f} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def write_report(folder: str | Path, reps: int = 2000,
+                 progress: Callable[[], None] | None = None) -> Path:
+    """Writes ``<folder>/report/`` (see the module docstring) and returns its path."""
+    folder = Path(folder).resolve()
+    spec = load_spec_of(folder)
+    policies = collect(folder, spec, progress)
+    metric = spec.evaluation.metric
+    scores = {p.policy: p.run_scores(metric) for p in policies}
+    estimates = aggregate.interval_estimates(scores, reps=reps)
+    poi = aggregate.probability_of_improvement(scores, reps=reps)
+    values = np.concatenate(list(scores.values()))
+    taus = np.linspace(values.min() - 1e-9, values.max(), 50)
+    profiles = aggregate.performance_profiles(scores, taus, reps=reps)
+    names = [p.policy for p in policies]
+    n_episodes = absolute_episodes(spec)
+
+    out = folder / "report"
+    staging = Path(tempfile.mkdtemp(prefix=".report-", dir=folder))
+    try:
+        baselines = {p.policy: estimates[p.policy]["IQM"].point for p in policies
+                     if not p.learned}
+        plot_learning_curves(policies, baselines, metric, staging / "learning_curves.png", reps)
+        plot_intervals(estimates, metric, staging / "absolute_metric.png")
+        plot_poi(poi, names, staging / "probability_of_improvement.png")
+        plot_profiles(profiles, taus, metric, staging / "performance_profile.png")
+        plot_tradeoff(policies, staging / "tradeoff.png")
+        (staging / "scores.json").write_text(json.dumps({
+            "metric": metric, "seeds": spec.seeds,
+            "absolute_seeds": [absolute_seed(spec, r) for r in range(len(spec.seeds))],
+            "episodes_per_run": n_episodes,
+            "policies": {p.policy: {"learned": p.learned, "runs": p.episodes,
+                                    "curve": p.curve} for p in policies}}, indent=1))
+        (staging / "marl_eval.json").write_text(json.dumps(aggregate.marl_eval_json(
+            "marlrec", spec.env.preset, metric,
+            {p.policy: [[e[metric] for e in run] for run in p.episodes] for p in policies},
+            {p.policy: [{int(s): [v[r]] for s, v in p.curve} for r in range(len(p.episodes))]
+             for p in policies if p.learned}), indent=1))
+        (staging / "report.md").write_text(_markdown(spec, policies, estimates, poi, names,
+                                                     n_episodes, reps))
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+def _markdown(spec: ExperimentSpec, policies: list[PolicyRuns],
+              estimates: dict[str, dict[str, aggregate.Estimate]],
+              poi: dict[tuple[str, str], aggregate.Estimate], names: list[str],
+              n_episodes: int, reps: int) -> str:
+    metric = spec.evaluation.metric
+    runs = len(spec.seeds)
+    return f"""# {spec.name}: learned policies against baselines
+
+Preset `{spec.env.preset}` (`{json.dumps(spec.env.params)}`, encoder `{spec.env.encoder}`);
+learned roles {spec.learned_roles}; {runs} runs per policy (training seeds {spec.seeds});
+budget {spec.stop.env_steps:,} env steps per run.
+
+**Protocol.** Each run's best modules (highest `{metric}` over the evaluations during
+training, {spec.evaluation.episodes} episodes each on fixed seeds from
+{spec.evaluation.seed}, every {spec.evaluation.interval} iterations and at the end) are
+re-evaluated on {n_episodes} episodes ({spec.evaluation.absolute_factor}x, the absolute
+metric of Gorsane et al. 2022); baseline run `r` plays the same {n_episodes} episodes as
+learned run `r`. A run's score is its mean over those episodes. Aggregates across runs
+follow rliable (Agarwal et al. 2021): interquartile mean, mean and median with stratified
+bootstrap 95% CIs ({reps} resamples); P(X > Y) is the probability that a run of X scores
+above a run of Y. Baselines script the learned roles; `greedy_by_quality` would be an
+oracle (hidden quality). Metric definitions: `envs/metrics.py`.
+
+## Absolute metric: {metric}
+
+{absolute_table(estimates, runs, n_episodes)}
+
+![absolute metric](absolute_metric.png)
+
+## Probability of improvement
+
+{poi_table(poi, names)}
+
+![probability of improvement](probability_of_improvement.png)
+
+## Every headline metric (mean over runs [95% CI])
+
+{metrics_table(policies, reps)}
+
+![engagement against exposure Gini](tradeoff.png)
+
+## Evaluations during training ({metric}: mean over runs (each run))
+
+{curve_table(policies)}
+
+![learning curves](learning_curves.png)
+
+![performance profiles](performance_profile.png)
+
+Raw scores: `scores.json`; marl-eval layout: `marl_eval.json`. Regenerate with
+`marlrec report {Path(spec.logging.results_dir) / spec.name}`.
+"""
