@@ -1,4 +1,4 @@
-"""marlrec's actor-critic RLModule for PPO and MAPPO.
+"""marlrec's actor-critic RLModule for PPO, MAPPO, APPO and IMPALA.
 
 One module class, two choices (``model_config``):
 
@@ -34,7 +34,13 @@ from ray.rllib.core.distribution.torch.torch_distribution import (
     TorchDiagGaussian,
     TorchMultiCategorical,
 )
-from ray.rllib.core.rl_module.apis import InferenceOnlyAPI, ValueFunctionAPI
+from ray.rllib.core.learner.utils import make_target_network
+from ray.rllib.core.rl_module.apis import (
+    TARGET_NETWORK_ACTION_DIST_INPUTS,
+    InferenceOnlyAPI,
+    TargetNetworkAPI,
+    ValueFunctionAPI,
+)
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.core.rl_module.torch import TorchRLModule
 from torch import nn
@@ -106,8 +112,10 @@ class CandidateScoringActor(nn.Module):
         return scores.transpose(1, 2).reshape(batch, self.slate_size * c)
 
 
-class EcosystemActorCritic(TorchRLModule, ValueFunctionAPI, InferenceOnlyAPI):
-    """PPO / MAPPO actor-critic for one ecosystem role.
+class EcosystemActorCritic(TorchRLModule, ValueFunctionAPI, TargetNetworkAPI,
+                           InferenceOnlyAPI):
+    """PPO / MAPPO / APPO / IMPALA actor-critic for one ecosystem role (APPO uses the
+    target actor of ``TargetNetworkAPI``).
 
     ``model_config``: ``own_observation_space`` (the env's observation space of the agent,
     before flattening; required), ``global_state_dim`` (0: PPO critic; > 0: MAPPO critic),
@@ -145,11 +153,22 @@ class EcosystemActorCritic(TorchRLModule, ValueFunctionAPI, InferenceOnlyAPI):
         self.critic = mlp([full_dim, *hiddens, 1], activation)
 
     def get_non_inference_attributes(self) -> list[str]:
-        return ["critic"]
+        return ["critic", "_old_actor"]
+
+    def _own(self, batch: dict[str, Any]) -> torch.Tensor:
+        return batch[Columns.OBS][..., : self.own_dim]  # the global state is not read
 
     def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        own = batch[Columns.OBS][..., : self.own_dim]  # the global state, if any, is not read
-        return {Columns.ACTION_DIST_INPUTS: self.actor(own)}
+        return {Columns.ACTION_DIST_INPUTS: self.actor(self._own(batch))}
+
+    def make_target_networks(self) -> None:
+        self._old_actor = make_target_network(self.actor)
+
+    def get_target_network_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        return [(self.actor, self._old_actor)]
+
+    def forward_target(self, batch: dict[str, Any]) -> dict[str, Any]:
+        return {TARGET_NETWORK_ACTION_DIST_INPUTS: self._old_actor(self._own(batch))}
 
     def compute_values(self, batch: dict[str, Any], embeddings: Any = None) -> torch.Tensor:
         return self.critic(batch[Columns.OBS]).squeeze(-1)

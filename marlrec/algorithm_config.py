@@ -12,10 +12,11 @@ Sharing modes map agents to RLlib modules (``policy_mapping_fn``):
 In this ecosystem every role has its own spaces, so ``shared`` gives one module per
 learned role, like ``per_role``; it differs once roles share spaces.
 
-Learned modules: PPO and MAPPO use marlrec's :class:`marlrec.actor_critic.EcosystemActorCritic`
-(candidate-scoring slate actor by default; MAPPO adds the centralised critic on the env's
-global state); APPO, IMPALA and DQN use RLlib's default MLP modules (``model.slate_actor:
-mlp`` only).
+Learned modules: PPO, MAPPO, APPO and IMPALA use marlrec's
+:class:`marlrec.actor_critic.EcosystemActorCritic` (candidate-scoring slate actor by
+default, so algorithms are compared with the same model; MAPPO adds the centralised critic
+on the env's global state); DQN uses RLlib's default Q-network (``model.slate_actor: mlp``
+only).
 
 Scripted roles run their behaviour in a non-trained
 :class:`marlrec.scripted_modules.ScriptedBehaviourModule` (not in ``policies_to_train``);
@@ -84,9 +85,11 @@ ALGORITHMS: dict[str, AlgorithmInfo] = {
                            continuous_actions=True, sharing_modes=SHARING_MODES,
                            slate_actors=("candidate_scoring", "mlp"), centralised_critic=True),
     "APPO": AlgorithmInfo(APPOConfig, discrete_actions=True, multi_discrete_actions=True,
-                          continuous_actions=True, sharing_modes=SHARING_MODES),
+                          continuous_actions=True, sharing_modes=SHARING_MODES,
+                          slate_actors=("candidate_scoring", "mlp")),
     "IMPALA": AlgorithmInfo(IMPALAConfig, discrete_actions=True, multi_discrete_actions=True,
-                            continuous_actions=True, sharing_modes=SHARING_MODES),
+                            continuous_actions=True, sharing_modes=SHARING_MODES,
+                            slate_actors=("candidate_scoring", "mlp")),
     # Value-based: Discrete actions only (users, providers); multi-agent needs the
     # multi-agent episode replay buffer.
     "DQN": AlgorithmInfo(DQNConfig, discrete_actions=True, multi_discrete_actions=False,

@@ -340,6 +340,21 @@ def write_report(folder: str | Path, reps: int = 2000,
     return out
 
 
+def _protocol(spec: ExperimentSpec, n_episodes: int, reps: int) -> str:
+    e = spec.evaluation
+    return " ".join([
+        f"**Protocol.** Each run's best modules (highest `{e.metric}` over the evaluations",
+        f"during training: {e.episodes} episodes each, on fixed seeds from {e.seed}, every",
+        f"{e.interval} iterations and at the end) are re-evaluated on {n_episodes} episodes",
+        f"({e.absolute_factor}x: the absolute metric of Gorsane et al. 2022); baseline run",
+        f"`r` plays the same {n_episodes} episodes as learned run `r`. A run's score is its",
+        "mean over those episodes. Aggregates across runs follow rliable (Agarwal et al.",
+        "2021): interquartile mean, mean and median with stratified bootstrap 95% CIs",
+        f"({reps} resamples); P(X > Y) is the probability that a run of X scores above a",
+        "run of Y. Baselines script the learned roles (`greedy_by_quality` is an oracle: it",
+        "reads hidden quality). Metric definitions: `envs/metrics.py`."])
+
+
 def _markdown(spec: ExperimentSpec, policies: list[PolicyRuns],
               estimates: dict[str, dict[str, aggregate.Estimate]],
               poi: dict[tuple[str, str], aggregate.Estimate], names: list[str],
@@ -352,16 +367,7 @@ Preset `{spec.env.preset}` (`{json.dumps(spec.env.params)}`, encoder `{spec.env.
 learned roles {spec.learned_roles}; {runs} runs per policy (training seeds {spec.seeds});
 budget {spec.stop.env_steps:,} env steps per run.
 
-**Protocol.** Each run's best modules (highest `{metric}` over the evaluations during
-training, {spec.evaluation.episodes} episodes each on fixed seeds from
-{spec.evaluation.seed}, every {spec.evaluation.interval} iterations and at the end) are
-re-evaluated on {n_episodes} episodes ({spec.evaluation.absolute_factor}x, the absolute
-metric of Gorsane et al. 2022); baseline run `r` plays the same {n_episodes} episodes as
-learned run `r`. A run's score is its mean over those episodes. Aggregates across runs
-follow rliable (Agarwal et al. 2021): interquartile mean, mean and median with stratified
-bootstrap 95% CIs ({reps} resamples); P(X > Y) is the probability that a run of X scores
-above a run of Y. Baselines script the learned roles; `greedy_by_quality` would be an
-oracle (hidden quality). Metric definitions: `envs/metrics.py`.
+{_protocol(spec, n_episodes, reps)}
 
 ## Absolute metric: {metric}
 

@@ -96,7 +96,7 @@ class RoleSpec:
 @dataclass(frozen=True)
 class ModelSpec:
     """The learned modules. ``slate_actor``: ``candidate_scoring`` (one MLP scores each
-    candidate; PPO and MAPPO) or ``mlp`` (an MLP on the flattened observation); ``None``
+    candidate; PPO, MAPPO, APPO, IMPALA) or ``mlp`` (an MLP on the flattened observation); ``None``
     takes the algorithm's default (see ``marlrec.algorithm_config``)."""
 
     slate_actor: str | None = None

@@ -53,8 +53,9 @@ def test_the_grid_takes_several_sharing_modes_and_algorithms():
                                                  "one of"),
         ({"sharing": ["shared", "shared"]}, "experiment.sharing: ['shared', 'shared'] must "
                                             "name distinct modes"),
-        ({"algorithms": ["APPO"], "model": {"slate_actor": "candidate_scoring"}},
-         "experiment.model.slate_actor: 'candidate_scoring' is not available with APPO; it "
+        ({"algorithms": ["DQN"], "roles": {"slate_policy": {"learned": False}},
+          "model": {"slate_actor": "candidate_scoring"}},
+         "experiment.model.slate_actor: 'candidate_scoring' is not available with DQN; it "
          "offers ['mlp']"),
         ({"model": {"slate_actor": "pointer"}}, "experiment.model.slate_actor: 'pointer' is not "
                                                 "one of ['candidate_scoring', 'mlp']"),
