@@ -580,6 +580,12 @@ class RecEcosystemEnv(ParallelEnv):
                                .ravel(), self.market.demand_ema]).astype(np.float32)
 
     @property
+    def session_users(self) -> np.ndarray:
+        """Population index ``(B,)`` of the user in each session slot (for MovieLens users:
+        the MovieLens user index). Privileged: not part of any observation."""
+        return self._user.copy()
+
+    @property
     def candidate_items(self) -> np.ndarray:
         """Catalog indices ``(B, C)`` of the candidates in the current observations."""
         return self._candidates.copy()

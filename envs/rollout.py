@@ -4,6 +4,11 @@
 to a behaviour (see :mod:`envs.behaviours`); an agent id entry overrides its role's. All
 agents that share one behaviour object are served by one batched call per step, so a
 role-level mapping costs one call per role and step.
+
+A behaviour with an ``act_with_env(env, rows, obs, rng)`` method is called with the env and
+the slots / providers it acts for instead of ``act_batch``: privileged baselines (e.g.
+:class:`marlrec.collaborative_filtering.CollaborativeFilteringSlate`, which needs the
+user's identity) read the env's state that no observation carries.
 """
 
 from __future__ import annotations
@@ -55,7 +60,7 @@ def _groups(env: RecEcosystemEnv, behaviours: Mapping[str, Behaviour]
 
 
 def _act(groups: list[tuple[Behaviour, np.ndarray]], obs, size: int, shape: tuple[int, ...],
-         rng: np.random.Generator) -> np.ndarray:
+         rng: np.random.Generator, env: RecEcosystemEnv) -> np.ndarray:
     actions = np.zeros((size, *shape), np.int64)
     for behaviour, idx in groups:
         whole = idx.size == size
@@ -63,7 +68,10 @@ def _act(groups: list[tuple[Behaviour, np.ndarray]], obs, size: int, shape: tupl
             batch = obs if whole else {k: v[idx] for k, v in obs.items()}
         else:
             batch = obs if whole else obs[idx]
-        chosen = np.asarray(behaviour.act_batch(batch, rng))
+        if hasattr(behaviour, "act_with_env"):  # privileged baselines read the env's state
+            chosen = np.asarray(behaviour.act_with_env(env, idx, batch, rng))
+        else:
+            chosen = np.asarray(behaviour.act_batch(batch, rng))
         if chosen.shape != (idx.size, *shape) or chosen.dtype.kind not in "iu":
             raise ValueError(f"{behaviour!r}.act_batch returned {chosen.dtype} actions of shape "
                              f"{chosen.shape}; expected integers of shape {(idx.size, *shape)}")
@@ -102,9 +110,9 @@ def rollout(env: RecEcosystemEnv, behaviours: Mapping[str, Behaviour], episodes:
         returns = {role: 0.0 for role in ROLES}
         for _ in range(env.config.horizon):
             obs = env.role_observations()
-            slate = _act(groups["slate_policy"], obs["slate_policy"], b, (s,), rng)
-            user = _act(groups["user"], obs["user"], b, (), rng)
-            provider = _act(groups["provider"], obs["provider"], p, (), rng)
+            slate = _act(groups["slate_policy"], obs["slate_policy"], b, (s,), rng, env)
+            user = _act(groups["user"], obs["user"], b, (), rng, env)
+            provider = _act(groups["provider"], obs["provider"], p, (), rng, env)
             rewards, _, _ = env.step_arrays(slate, user, provider)
             for role in ROLES:
                 returns[role] += float(rewards[role].sum())

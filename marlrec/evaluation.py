@@ -15,7 +15,8 @@ Training env seeds come from RLlib (the trial seed and runner index), far below 
 A **baseline** replaces every learned role by a scripted behaviour: the baseline's name
 for the roles that offer it (e.g. ``greedy_by_appeal`` for the slate policy), the role's
 default scripted behaviour for the others (e.g. ``static`` providers). Roles the spec
-scripts keep their behaviour.
+scripts keep their behaviour. ``collaborative_filtering`` (MovieLens catalogs) is ALS on
+the ratings' training split (:mod:`marlrec.collaborative_filtering`).
 
 :func:`evaluation_callback` evaluates the learned modules every ``evaluation.interval``
 iterations and at the last one (``result["evaluation"]``: metric means, the episode values
@@ -71,9 +72,20 @@ def baseline_behaviours(env: envs.RecEcosystemEnv, spec: ExperimentSpec, name: s
     default behaviour for the other learned roles."""
     behaviours = scripted_roles(env, spec)
     for role in spec.learned_roles:
+        if role == "slate_policy" and name == "collaborative_filtering":
+            behaviours[role] = _cf_baseline(spec, env.config.slate_size)
+            continue
         chosen = name if name in SCRIPTED_BEHAVIOURS[role] else DEFAULT_BEHAVIOUR[role]
         behaviours[role] = scripted_behaviour(env, role, chosen)
     return behaviours
+
+
+def _cf_baseline(spec: ExperimentSpec, slate_size: int) -> Any:
+    from envs.movielens import load_movielens_100k, movielens_dir
+    from marlrec.collaborative_filtering import movielens_cf_baseline
+
+    data = load_movielens_100k(movielens_dir(spec.env.params.get("data_dir")))
+    return movielens_cf_baseline(data, slate_size, seed=spec.evaluation.seed)
 
 
 def learned_behaviours(env: envs.RecEcosystemEnv, spec: ExperimentSpec, sharing: str,

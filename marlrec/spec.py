@@ -314,6 +314,8 @@ def _check(spec: ExperimentSpec) -> ExperimentSpec:
     _at_least(f"{p}.evaluation.absolute_factor", spec.evaluation.absolute_factor, 1)
     _one_of(f"{p}.evaluation.metric", spec.evaluation.metric, SELECTION_METRICS)
     offered = [b for r in ROLES if roles[r].learned for b in SCRIPTED_BEHAVIOURS[r]]
+    if roles["slate_policy"].learned and params.get("catalog") == "movielens-100k":
+        offered.append("collaborative_filtering")  # privileged: evaluation baseline only
     for i, name in enumerate(spec.evaluation.baselines):
         _one_of(f"{p}.evaluation.baselines[{i}]", name, offered)
     return dataclasses.replace(spec, roles=roles)

@@ -94,6 +94,8 @@ def test_the_grid_takes_several_sharing_modes_and_algorithms():
          "experiment.encoder_pool: encoder_pool.num_replicas=0 must be >= 1"),
         ({"env": {"encoder": "minilm"}, "encoder_pool": {"replicas": 2}},
          "experiment.encoder_pool: unknown key(s) ['replicas']; allowed: ['num_replicas',"),
+        ({"evaluation": {"baselines": ["collaborative_filtering"]}},
+         "experiment.evaluation.baselines[0]: 'collaborative_filtering' is not one of"),
         ({"name": "my run"}, "experiment.name: 'my run' must be a non-empty name"),
     ],
 )
