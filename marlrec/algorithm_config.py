@@ -197,6 +197,7 @@ def build_algorithm_config(spec: ExperimentSpec, algorithm: str, sharing: str, s
         .env_runners(num_env_runners=resources.num_env_runners,
                      num_envs_per_env_runner=resources.num_envs_per_env_runner,
                      env_to_module_connector=env_to_module_connectors(learned_agents),
+                     custom_resources_per_env_runner=dict(resources.env_runner_resources),
                      **runner)
         .learners(num_learners=resources.num_learners,
                   num_gpus_per_learner=resources.num_gpus_per_learner)

@@ -121,7 +121,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         # A fresh local Ray unless RAY_ADDRESS names a cluster ("auto" on a head node).
         ray.init(address=os.environ.get("RAY_ADDRESS", "local"), include_dashboard=False,
                  log_to_driver=False)
-    summaries = run_experiment(spec, resume=args.resume)
+    # On a cluster (RAY_ADDRESS set, e.g. inside a Ray job) the autoscaler grows the cluster
+    # to fit; a local Ray that cannot fit the experiment is refused before anything runs.
+    summaries = run_experiment(spec, resume=args.resume,
+                               check_resources="RAY_ADDRESS" not in os.environ)
     table = Table(title=f"{spec.name}: {len(summaries)} trials")
     for column in ("algorithm", "sharing", "seed", "env steps", "episode return (mean)",
                    "checkpoint"):
@@ -132,8 +135,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                       s.checkpoint or "none")
     console = Console(width=160)
     console.print(table)
-    _report(console, Path(spec.logging.results_dir) / spec.name)
-    print(f"results: {Path(spec.logging.results_dir).resolve() / spec.name}")
+    _report(console, Path(spec.logging.results_dir).expanduser() / spec.name)
+    print(f"results: {Path(spec.logging.results_dir).expanduser().resolve() / spec.name}")
     return 0
 
 

@@ -161,7 +161,7 @@ def evaluation_callback(spec: ExperimentSpec, algorithm_name: str, sharing: str
     interval = spec.evaluation.interval
     metric = spec.evaluation.metric
     budget = spec.stop.env_steps
-    experiment = Path(spec.logging.results_dir).resolve() / spec.name
+    experiment = Path(spec.logging.results_dir).expanduser().resolve() / spec.name
 
     class EvaluationCallback(RLlibCallback):
         def __init__(self) -> None:

@@ -97,11 +97,13 @@ def _wandb_callback(spec: ExperimentSpec, folder: Path) -> Any:
 
 
 def run_experiment(spec: ExperimentSpec, resume: bool = False, encoder: Any = None,
-                   verbose: int = 1) -> list[TrialSummary]:
+                   verbose: int = 1, check_resources: bool = True) -> list[TrialSummary]:
     """Runs (or resumes) every algorithm x sharing x seed trial of ``spec``; Ray must be
-    running. ``encoder`` overrides the spec's (and its pool)."""
-    check_cluster_fits(spec)
-    folder = Path(spec.logging.results_dir).resolve() / spec.name
+    running. ``encoder`` overrides the spec's (and its pool). ``check_resources=False``
+    skips :func:`check_cluster_fits` (an autoscaling cluster grows to fit)."""
+    if check_resources:
+        check_cluster_fits(spec)
+    folder = Path(spec.logging.results_dir).expanduser().resolve() / spec.name
     _write_resolved_spec(spec, folder)
     pool = None
     if spec.encoder_pool is not None and encoder is None:
@@ -128,6 +130,13 @@ def check_cluster_fits(spec: ExperimentSpec) -> None:
     pool_cpus = pool.num_replicas * pool.num_cpus if pool else 0.0
     pool_gpus = pool.num_replicas * pool.num_gpus if pool else 0.0
     have = ray.cluster_resources()
+    for key, amount in r.env_runner_resources.items():
+        need = amount * max(1, r.num_env_runners)
+        if need > have.get(key, 0.0) + 1e-9:
+            raise ValueError(
+                f"resources.env_runner_resources.{key}: the env runners need {need:g} of "
+                f"'{key}' and the Ray cluster has {have.get(key, 0.0):g}; start nodes with "
+                f"that resource (cluster.yaml's cpu_rollout nodes carry 'rollout') or drop it")
     for kind, trial, served, fields in (
             ("CPU", trial_cpus, pool_cpus, "resources.num_env_runners/num_learners, "
                                            "encoder_pool.num_replicas/num_cpus"),

@@ -116,6 +116,9 @@ class ResourcesSpec:
     num_envs_per_env_runner: int = 1
     num_learners: int = 0
     num_gpus_per_learner: float = 0.0
+    # custom Ray resources each env runner asks for, e.g. {rollout: 1} to place env
+    # runners on cluster.yaml's cpu_rollout nodes
+    env_runner_resources: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -304,6 +307,8 @@ def _check(spec: ExperimentSpec) -> ExperimentSpec:
     _at_least(f"{p}.resources.num_envs_per_env_runner", r.num_envs_per_env_runner, 1)
     _at_least(f"{p}.resources.num_learners", r.num_learners, 0)
     _at_least(f"{p}.resources.num_gpus_per_learner", r.num_gpus_per_learner, 0)
+    for key, amount in r.env_runner_resources.items():
+        _at_least(f"{p}.resources.env_runner_resources.{key}", amount, 1e-4)
     _one_of(f"{p}.logging.wandb_mode", spec.logging.wandb_mode, WANDB_MODES)
     _at_least(f"{p}.logging.checkpoint_every", spec.logging.checkpoint_every, 1)
     _at_least(f"{p}.evaluation.episodes", spec.evaluation.episodes, 1)
