@@ -7,6 +7,8 @@
     marlrec demo    (a rollout comparison on MovieLens-100k with all-MiniLM-L6-v2)
     marlrec run SPEC.yaml [--set key.path=value ...] [--resume]
     marlrec report RESULTS_DIR   (absolute metric, rliable aggregates, tables and PNGs)
+    marlrec launch SPEC.yaml (--cluster cluster.yaml | --address URL) [--set ...]
+    marlrec down --cluster cluster.yaml
 """
 
 from __future__ import annotations
@@ -173,6 +175,38 @@ def _report(console: Any, folder: Path) -> None:
                   "probability_of_improvement.png, performance_profile.png, tradeoff.png)")
 
 
+def _cmd_launch(args: argparse.Namespace) -> int:
+    from marlrec.launch import LaunchPlan, launch
+    from marlrec.spec import load_spec
+
+    spec = load_spec(args.spec, args.set or [])  # a bad spec fails here, before any cluster
+    if bool(args.cluster) == bool(args.address):
+        raise ValueError("marlrec launch: give exactly one of --cluster FILE (bring a "
+                         "cluster up) or --address URL (an existing cluster's job API)")
+    if args.cluster and not Path(args.cluster).is_file():
+        raise FileNotFoundError(f"--cluster {args.cluster}: no such cluster config")
+    plan = LaunchPlan(spec_path=args.spec, name=spec.name, cluster=args.cluster,
+                      address=args.address, dashboard_port=args.port,
+                      overrides=list(args.set or []),
+                      local_results=spec.logging.results_dir, python=args.python)
+    status = launch(plan, wandb_online=spec.logging.wandb_mode == "online")
+    where = (Path(spec.logging.results_dir) / spec.name if args.cluster
+             else f"the cluster's ~/marlrec-results/{spec.name}")
+    print(f"job {'succeeded' if status == 0 else f'failed ({status})'}; results: {where}")
+    return 0 if status == 0 else 1
+
+
+def _cmd_down(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from marlrec.launch import LaunchPlan
+
+    if not Path(args.cluster).is_file():
+        raise FileNotFoundError(f"--cluster {args.cluster}: no such cluster config")
+    plan = LaunchPlan(spec_path="", name="", cluster=args.cluster)
+    return subprocess.run(plan.down(), check=False).returncode
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -239,6 +273,23 @@ def build_parser() -> argparse.ArgumentParser:
                             "a finished experiment")
     report.add_argument("results_dir", help="the folder `marlrec run` wrote (results/<name>)")
     report.set_defaults(func=_cmd_report)
+
+    launch = sub.add_parser("launch", help="run an experiment spec on a Ray cluster as a job")
+    launch.add_argument("spec", help="YAML experiment spec")
+    launch.add_argument("--cluster", help="cluster launcher config (cluster.yaml): brought "
+                        "up if needed, results copied home")
+    launch.add_argument("--address", help="job API of an existing cluster, e.g. "
+                        "http://127.0.0.1:8265")
+    launch.add_argument("--set", action="append", metavar="KEY.PATH=VALUE",
+                        help="override a spec key")
+    launch.add_argument("--port", type=int, default=8265,
+                        help="local port for the forwarded dashboard (--cluster)")
+    launch.add_argument("--python", default="python",
+                        help="the cluster's Python with marlrec installed (--address)")
+    launch.set_defaults(func=_cmd_launch)
+    down = sub.add_parser("down", help="tear a launched cluster down")
+    down.add_argument("--cluster", required=True, help="cluster launcher config")
+    down.set_defaults(func=_cmd_down)
 
     rollout_args(sub.add_parser("rollout", help="compare scripted slate policies"))
     rollout_args(sub.add_parser("demo", help="the README's demo: scripted policies on "
