@@ -40,6 +40,17 @@ def test_cluster_yaml_follows_rays_schema_and_carries_the_placement_resources():
     assert any("constraints.txt" in c for c in config["setup_commands"])  # pinned versions
 
 
+def test_the_on_prem_config_follows_rays_schema_and_the_kuberay_manifest_has_the_groups():
+    validate(yaml.safe_load((ROOT / "docs" / "cluster" / "onprem.yaml").read_text()))
+    manifest = yaml.safe_load((ROOT / "docs" / "cluster" / "kuberay-raycluster.yaml")
+                              .read_text())
+    assert (manifest["apiVersion"], manifest["kind"]) == ("ray.io/v1", "RayCluster")
+    assert manifest["spec"]["rayVersion"] == ray.__version__
+    groups = {g["groupName"]: g["rayStartParams"]["resources"]
+              for g in manifest["spec"]["workerGroupSpecs"]}
+    assert "rollout" in groups["cpu-rollout"] and "encoder" in groups["gpu-encoder"]
+
+
 def test_a_typo_in_cluster_yaml_fails_validation():
     import jsonschema
 
