@@ -180,9 +180,14 @@ def _run_grid(spec: ExperimentSpec, folder: Path, resume: bool, encoder: Any,
                     name=name, storage_path=str(folder),
                     stop={STOP_KEY: spec.stop.env_steps}, callbacks=callbacks,
                     verbose=verbose,
+                    # Tune keeps the experiment state (which checkpoints exist) in a
+                    # staging folder and syncs it every sync_period, or after num_to_keep
+                    # checkpoints of a trial: a killed driver resumes from at most two
+                    # checkpoints or 30 s back.
+                    sync_config=tune.SyncConfig(sync_period=30),
                     checkpoint_config=tune.CheckpointConfig(
                         checkpoint_frequency=spec.logging.checkpoint_every,
-                        checkpoint_at_end=True)))
+                        checkpoint_at_end=True, num_to_keep=2)))
         results = tuner.fit()
         for result in results:
             metrics = result.metrics or {}

@@ -195,3 +195,44 @@ def test_an_experiment_that_cannot_fit_the_cluster_is_refused_before_it_starts(
                                          r"and the encoder pool 2: lower"):
         run_experiment(spec, verbose=0)
     assert not (tmp_path / "tiny").exists()  # nothing written
+
+
+@pytest.mark.slow
+def test_a_killed_driver_resumes_from_its_last_checkpoint(tmp_path):
+    """`marlrec run` is killed (SIGKILL, with the Ray it started) after its first
+    checkpoint; `--resume` continues the trial from there to the budget."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    spec_file = tmp_path / "killed.yaml"
+    spec_file.write_text(yaml.safe_dump({
+        "name": "killed", "env": {"preset": "interest_evolution", "params": TINY},
+        "training": TRAINING, "seeds": [0], "stop": {"env_steps": 2000},
+        "resources": {"num_env_runners": 0},
+        "evaluation": {"episodes": 1, "interval": 100, "absolute_factor": 1,
+                       "baselines": ["random"]},
+        "logging": {"results_dir": str(tmp_path), "checkpoint_every": 1,
+                    "wandb_mode": "disabled"}}))
+    driver = subprocess.Popen([sys.executable, "-m", "marlrec.cli", "run", str(spec_file)],
+                              start_new_session=True, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    trial_glob = "killed/PPO-per_role/PPO_*/checkpoint_000003"  # state synced at the 2nd
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob(trial_glob)) and time.monotonic() < deadline:
+        assert driver.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.5)
+    assert list(tmp_path.glob(trial_glob)), "no checkpoint within 5 minutes"
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    assert main(["run", str(spec_file), "--resume"]) == 0
+    (results,) = tmp_path.glob("killed/PPO-per_role/PPO_*/result.json")
+    checkpoints = sorted(p.name for p in results.parent.glob("checkpoint_*"))
+    last = json.loads(results.read_text().strip().splitlines()[-1])
+    assert last["training_iteration"] == 10  # 10 iterations of 200 steps: the budget
+    assert last["env_runners"]["num_env_steps_sampled_lifetime"] >= 2000
+    # continued from a checkpoint of iteration >= 2, not trained from scratch again
+    assert last["training_iteration"] - last["iterations_since_restore"] >= 2
+    assert len(checkpoints) == 2  # num_to_keep
