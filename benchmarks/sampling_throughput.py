@@ -25,6 +25,23 @@ import time
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 
+def measure_sampling(algo, steps: int) -> dict[str, float]:
+    """Env and agent steps/s of ``algo``'s remote env runners sampling ``steps`` env steps
+    each, in parallel, after a 200-step warm-up."""
+
+    def sample(runner, n):
+        episodes = runner.sample(num_timesteps=n, random_actions=False)
+        return sum(len(e) for e in episodes), sum(e.agent_steps() for e in episodes)
+
+    group = algo.env_runner_group
+    group.foreach_env_runner(lambda r: sample(r, 200), local_env_runner=False)
+    started = time.perf_counter()
+    counts = group.foreach_env_runner(lambda r: sample(r, steps), local_env_runner=False)
+    elapsed = time.perf_counter() - started
+    return {"env_steps_per_s": sum(c[0] for c in counts) / elapsed,
+            "agent_steps_per_s": sum(c[1] for c in counts) / elapsed}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000, help="env steps per runner")
@@ -61,21 +78,8 @@ def main() -> None:
                            "logging": {"wandb_mode": "disabled"}})
         with console.status(f"RLlib sampling, {runners} env runner(s)"):
             algo = build_algorithm_config(spec, "PPO", "per_role", seed=0).build_algo()
-            group = algo.env_runner_group
-
-            def sample(runner, n):
-                episodes = runner.sample(num_timesteps=n, random_actions=False)
-                return sum(len(e) for e in episodes), sum(e.agent_steps() for e in episodes)
-
-            group.foreach_env_runner(lambda r: sample(r, 200), local_env_runner=False)
-            started = time.perf_counter()
-            counts = group.foreach_env_runner(lambda r: sample(r, args.steps),
-                                              local_env_runner=False)
-            elapsed = time.perf_counter() - started
+            rllib[runners] = measure_sampling(algo, args.steps)
             algo.stop()
-        env_steps = sum(c[0] for c in counts)
-        rllib[runners] = {"env_steps_per_s": env_steps / elapsed,
-                          "agent_steps_per_s": sum(c[1] for c in counts) / elapsed}
     ray.shutdown()
 
     per_runner = rllib[1]["env_steps_per_s"]
