@@ -18,9 +18,12 @@ default scripted behaviour for the others (e.g. ``static`` providers). Roles the
 scripts keep their behaviour. ``collaborative_filtering`` (MovieLens catalogs) is ALS on
 the ratings' training split (:mod:`marlrec.collaborative_filtering`).
 
-:func:`evaluation_callback` evaluates the learned modules every ``evaluation.interval``
-iterations and at the last one (``result["evaluation"]``: metric means, the episode values
-of ``evaluation.metric``, env steps), and saves the modules of the best evaluation so far
+:func:`evaluation_callback` evaluates the learned modules at the end of each training
+iteration that crosses a multiple of ``evaluation.every_env_steps`` (``result["evaluation"]``:
+metric means, the episode values of ``evaluation.metric``, env steps, and the evaluation
+points ``k`` it stands for: an iteration that crosses two multiples stands for both), so
+every run of every algorithm has the points ``1 .. stop.env_steps / every_env_steps``; it
+saves the modules of the best evaluation so far
 to ``<results>/<name>/best/<algorithm>-<sharing>/seed_<seed>/`` (written to a temporary
 folder and renamed: never half-written).
 """
@@ -149,7 +152,7 @@ def load_modules(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     record_path = folder / "best.json"
     if not record_path.is_file():
         raise FileNotFoundError(f"{folder}: no best.json; was the run evaluated during "
-                                "training (evaluation.interval)?")
+                                "training (evaluation.every_env_steps)?")
     record = json.loads(record_path.read_text())
     modules = {m: RLModule.from_checkpoint(str(folder / m)) for m in record["modules"]}
     return modules, record
@@ -158,7 +161,7 @@ def load_modules(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 def evaluation_callback(spec: ExperimentSpec, algorithm_name: str, sharing: str
                         ) -> type[RLlibCallback]:
     """An ``RLlibCallback`` class running the in-training evaluations of one trial."""
-    interval = spec.evaluation.interval
+    every = spec.evaluation.every_env_steps
     metric = spec.evaluation.metric
     budget = spec.stop.env_steps
     experiment = Path(spec.logging.results_dir).expanduser().resolve() / spec.name
@@ -172,8 +175,11 @@ def evaluation_callback(spec: ExperimentSpec, algorithm_name: str, sharing: str
         def on_train_result(self, *, algorithm: Any, metrics_logger: Any = None,
                             result: dict, **kwargs: Any) -> None:
             iteration = int(result["training_iteration"])
-            steps = int(result["env_runners"].get("num_env_steps_sampled_lifetime", 0))
-            if iteration % interval and steps < budget:
+            runners = result["env_runners"]
+            steps = int(runners.get("num_env_steps_sampled_lifetime", 0))
+            before = steps - int(runners.get("num_env_steps_sampled", 0))
+            points = list(range(before // every + 1, min(steps, budget) // every + 1))
+            if not points:
                 return
             if self._env is None:
                 self._env = evaluation_env(spec)
@@ -184,6 +190,7 @@ def evaluation_callback(spec: ExperimentSpec, algorithm_name: str, sharing: str
                                          spec.evaluation.seed)
             summary = summarise(episodes, metric)
             summary["env_steps"] = steps
+            summary["points"] = points
             result["evaluation"] = summary
             seed = int(algorithm.config.seed)
             folder = best_folder(experiment, algorithm_name, sharing, seed)

@@ -98,9 +98,10 @@ def collect(folder: Path, spec: ExperimentSpec, progress: Callable[[], None] | N
                 runs.episodes.append(episodes_on_seeds(env, behaviours, n,
                                                        absolute_seed(spec, r)))
                 curves.append(in_training_evaluations(folder, f"{algorithm}-{sharing}", seed))
+                _check_points(f"{algorithm}-{sharing} seed {seed}", curves[-1], spec)
                 if progress:
                     progress()
-            runs.curve = _curve(runs.policy, curves, metric)
+            runs.curve = _curve(runs.policy, curves, metric, spec.evaluation.every_env_steps)
             policies.append(runs)
     if missing:
         raise ValueError(f"runs without evaluated best modules: {missing}; every policy needs "
@@ -120,17 +121,21 @@ def collect(folder: Path, spec: ExperimentSpec, progress: Callable[[], None] | N
     return policies
 
 
-def _curve(policy: str, curves: list[list[dict[str, Any]]], metric: str
+def _check_points(run: str, evaluations: list[dict[str, Any]], spec: ExperimentSpec) -> None:
+    expected = list(range(1, spec.stop.env_steps // spec.evaluation.every_env_steps + 1))
+    got = [k for e in evaluations for k in e["points"]]
+    if got != expected:
+        raise ValueError(f"{run}: evaluation points {got}, expected {expected}; every run needs "
+                         "the same evaluation points (an interrupted run: --resume it)")
+
+
+def _curve(policy: str, curves: list[list[dict[str, Any]]], metric: str, every: int
            ) -> list[tuple[float, list[float]]]:
-    points = {len(c) for c in curves}
-    if len(points) > 1:
-        raise ValueError(f"{policy}: runs have different numbers of evaluation points "
-                         f"{[len(c) for c in curves]}; refusing to aggregate")
-    out = []
-    for k in range(points.pop() if points else 0):
-        steps = float(np.mean([c[k]["env_steps"] for c in curves]))
-        out.append((steps, [float(c[k][metric]) for c in curves]))
-    return out
+    """Per evaluation point ``k`` (env steps ``k x every``): each run's value there."""
+    by_point = [{k: e[metric] for e in evaluations for k in e["points"]}
+                for evaluations in curves]
+    points = sorted(by_point[0]) if by_point else []
+    return [(float(k * every), [float(run[k]) for run in by_point]) for k in points]
 
 
 # ----------------------------------------------------------------------------- plots
@@ -345,7 +350,7 @@ def _protocol(spec: ExperimentSpec, n_episodes: int, reps: int) -> str:
     return " ".join([
         f"**Protocol.** Each run's best modules (highest `{e.metric}` over the evaluations",
         f"during training: {e.episodes} episodes each, on fixed seeds from {e.seed}, every",
-        f"{e.interval} iterations and at the end) are re-evaluated on {n_episodes} episodes",
+        f"{e.every_env_steps:,} env steps) are re-evaluated on {n_episodes} episodes",
         f"({e.absolute_factor}x: the absolute metric of Gorsane et al. 2022); baseline run",
         f"`r` plays the same {n_episodes} episodes as learned run `r`. A run's score is its",
         "mean over those episodes. Aggregates across runs follow rliable (Agarwal et al.",

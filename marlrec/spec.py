@@ -133,13 +133,14 @@ class LoggingSpec:
 @dataclass(frozen=True)
 class EvaluationSpec:
     """See :mod:`marlrec.evaluation`: ``episodes`` per evaluation on fixed seeds from
-    ``seed``, every ``interval`` training iterations and at the end; the absolute metric
+    ``seed``, each time training crosses a multiple of ``every_env_steps`` env steps (the
+    same points for every algorithm, whatever its iteration size); the absolute metric
     re-evaluates each run's best modules on ``absolute_factor x episodes`` episodes;
     ``metric`` picks the best and is the headline of the report."""
 
     episodes: int = 10
     seed: int = 1000
-    interval: int = 5
+    every_env_steps: int | None = None  # None: once, at the end of training
     absolute_factor: int = 10
     metric: str = "engagement_per_session"
     baselines: list[str] = field(default_factory=lambda: ["random", "greedy_by_appeal"])
@@ -315,7 +316,12 @@ def _check(spec: ExperimentSpec) -> ExperimentSpec:
     if spec.encoder_pool is not None and spec.env.encoder != "minilm":
         raise SpecError(f"{p}.encoder_pool: given with env.encoder={spec.env.encoder!r}; the "
                         "pool serves the transformers encoder: set env.encoder: minilm")
-    _at_least(f"{p}.evaluation.interval", spec.evaluation.interval, 1)
+    every = spec.evaluation.every_env_steps or spec.stop.env_steps
+    _at_least(f"{p}.evaluation.every_env_steps", every, 1)
+    if spec.stop.env_steps % every:
+        raise SpecError(f"{p}.evaluation.every_env_steps: {every} must divide "
+                        f"stop.env_steps ({spec.stop.env_steps}) so that every run has the "
+                        "same evaluation points")
     _at_least(f"{p}.evaluation.absolute_factor", spec.evaluation.absolute_factor, 1)
     _one_of(f"{p}.evaluation.metric", spec.evaluation.metric, SELECTION_METRICS)
     offered = [b for r in ROLES if roles[r].learned for b in SCRIPTED_BEHAVIOURS[r]]
@@ -323,7 +329,8 @@ def _check(spec: ExperimentSpec) -> ExperimentSpec:
         offered.append("collaborative_filtering")  # privileged: evaluation baseline only
     for i, name in enumerate(spec.evaluation.baselines):
         _one_of(f"{p}.evaluation.baselines[{i}]", name, offered)
-    return dataclasses.replace(spec, roles=roles)
+    return dataclasses.replace(spec, roles=roles, evaluation=dataclasses.replace(
+        spec.evaluation, every_env_steps=every))
 
 
 def _check_capabilities(spec: ExperimentSpec, roles: dict[str, RoleSpec], path: str) -> None:

@@ -74,7 +74,8 @@ def test_a_spec_runs_as_a_ray_job_on_a_running_cluster(tmp_path, monkeypatch):
                        "--set", f"logging.results_dir={tmp_path}",
                        "--set", "seeds=[0]", "--set", "stop.env_steps=1000",
                        "--set", "logging.wandb_mode=disabled",
-                       "--set", "evaluation.episodes=2", "--set", "evaluation.interval=1"])
+                       "--set", "evaluation.episodes=2",
+                       "--set", "evaluation.every_env_steps=1000"])
     finally:
         ray.shutdown()
     assert status == 0

@@ -23,7 +23,8 @@ def tiny_spec(results_dir, **extra):
     return parse_spec({
         "name": "tiny", "env": {"preset": "interest_evolution", "params": TINY},
         "training": TRAINING, "seeds": [0, 1], "stop": {"env_steps": 400},
-        "evaluation": {"episodes": 2, "seed": 1000, "interval": 1, "absolute_factor": 2},
+        "evaluation": {"episodes": 2, "seed": 1000, "every_env_steps": 200,
+                       "absolute_factor": 2},
         "resources": {"num_env_runners": 0},
         "logging": {"results_dir": str(results_dir), "checkpoint_every": 1,
                     "wandb_mode": "offline"}, **extra})
@@ -116,7 +117,7 @@ def test_the_report_aggregates_best_modules_and_baselines_on_the_same_episodes(
     from marlrec.report import write_report
 
     spec, folder, summaries = finished_run
-    for seed in (0, 1):  # evaluated at both iterations (interval 1), best modules kept
+    for seed in (0, 1):  # evaluated at both iterations (every 200 steps), best modules kept
         best = json.loads((folder / "best" / "PPO-per_role" / f"seed_{seed}" / "best.json")
                           .read_text())
         assert best["iteration"] in (1, 2) and best["modules"] == ["slate_policy"]
@@ -212,7 +213,7 @@ def test_a_killed_driver_resumes_from_its_last_checkpoint(tmp_path):
         "name": "killed", "env": {"preset": "interest_evolution", "params": TINY},
         "training": TRAINING, "seeds": [0], "stop": {"env_steps": 2000},
         "resources": {"num_env_runners": 0},
-        "evaluation": {"episodes": 1, "interval": 100, "absolute_factor": 1,
+        "evaluation": {"episodes": 1, "every_env_steps": 2000, "absolute_factor": 1,
                        "baselines": ["random"]},
         "logging": {"results_dir": str(tmp_path), "checkpoint_every": 1,
                     "wandb_mode": "disabled"}}))

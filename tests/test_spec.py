@@ -96,6 +96,8 @@ def test_the_grid_takes_several_sharing_modes_and_algorithms():
          "experiment.encoder_pool: unknown key(s) ['replicas']; allowed: ['num_replicas',"),
         ({"evaluation": {"baselines": ["collaborative_filtering"]}},
          "experiment.evaluation.baselines[0]: 'collaborative_filtering' is not one of"),
+        ({"evaluation": {"every_env_steps": 300}}, "experiment.evaluation.every_env_steps: 300 "
+                                                   "must divide stop.env_steps (400)"),
         ({"name": "my run"}, "experiment.name: 'my run' must be a non-empty name"),
     ],
 )
