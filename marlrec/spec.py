@@ -143,7 +143,9 @@ class EvaluationSpec:
     every_env_steps: int | None = None  # None: once, at the end of training
     absolute_factor: int = 10
     metric: str = "engagement_per_session"
-    baselines: list[str] = field(default_factory=lambda: ["random", "greedy_by_appeal"])
+    # None: random and greedy_by_appeal slates when the slate policy learns, else the
+    # scripted behaviours of the learned roles
+    baselines: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -327,10 +329,14 @@ def _check(spec: ExperimentSpec) -> ExperimentSpec:
     offered = [b for r in ROLES if roles[r].learned for b in SCRIPTED_BEHAVIOURS[r]]
     if roles["slate_policy"].learned and params.get("catalog") == "movielens-100k":
         offered.append("collaborative_filtering")  # privileged: evaluation baseline only
-    for i, name in enumerate(spec.evaluation.baselines):
+    baselines = spec.evaluation.baselines
+    if baselines is None:
+        baselines = (["random", "greedy_by_appeal"] if roles["slate_policy"].learned
+                     else [b for b in offered if b != "collaborative_filtering"])
+    for i, name in enumerate(baselines):
         _one_of(f"{p}.evaluation.baselines[{i}]", name, offered)
     return dataclasses.replace(spec, roles=roles, evaluation=dataclasses.replace(
-        spec.evaluation, every_env_steps=every))
+        spec.evaluation, every_env_steps=every, baselines=list(baselines)))
 
 
 def _check_capabilities(spec: ExperimentSpec, roles: dict[str, RoleSpec], path: str) -> None:

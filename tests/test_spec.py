@@ -29,6 +29,9 @@ def test_a_good_spec_parses_with_role_defaults_from_the_preset():
     assert spec.to_dict()["env"]["params"]["user_model"] == {"budget": 30.0}
     assert spec.sharing == ["independent"]  # one mode given as a string
     assert spec.model.slate_actor is None  # the algorithm's default
+    scripted_slates = parse_spec({**GOOD, "algorithms": ["DQN"], "evaluation": {},
+                                  "roles": {"slate_policy": {"learned": False}}})
+    assert scripted_slates.evaluation.baselines == ["static", "follow_the_trend"]
 
 
 def test_the_grid_takes_several_sharing_modes_and_algorithms():
