@@ -31,8 +31,6 @@ folder and renamed: never half-written).
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +43,7 @@ from marlrec.encoder import resolve_encoder
 from marlrec.learned_behaviour import LearnedBehaviour
 from marlrec.scripted_comparison import episodes_on_seeds
 from marlrec.spec import DEFAULT_BEHAVIOUR, SCRIPTED_BEHAVIOURS, ExperimentSpec
+from marlrec.staged_folder import staged_folder
 
 ABSOLUTE_SEED_STRIDE = 1_000_000
 
@@ -130,19 +129,10 @@ def best_folder(experiment: Path, algorithm: str, sharing: str, seed: int) -> Pa
 def save_modules(algorithm: Any, module_ids: list[str], folder: Path,
                  record: dict[str, Any]) -> None:
     """Saves the modules and ``best.json`` into ``folder`` atomically."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
+    with staged_folder(folder) as staging:
         for module_id in module_ids:
             algorithm.get_module(module_id).save_to_path(str(staging / module_id))
         (staging / "best.json").write_text(json.dumps(record, indent=2))
-        old = folder.with_name(folder.name + ".old")
-        if folder.exists():
-            folder.rename(old)
-        staging.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def load_modules(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -21,8 +21,6 @@ points; otherwise the report is refused, naming what is missing.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +41,7 @@ from marlrec.evaluation import (
 )
 from marlrec.scripted_comparison import HEADLINE_METRICS, episodes_on_seeds
 from marlrec.spec import ExperimentSpec, parse_spec
+from marlrec.staged_folder import staged_folder
 
 
 @dataclass
@@ -315,8 +314,7 @@ def write_report(folder: str | Path, reps: int = 2000,
     n_episodes = absolute_episodes(spec)
 
     out = folder / "report"
-    staging = Path(tempfile.mkdtemp(prefix=".report-", dir=folder))
-    try:
+    with staged_folder(out) as staging:
         baselines = {p.policy: estimates[p.policy]["IQM"].point for p in policies
                      if not p.learned}
         plot_learning_curves(policies, baselines, metric, staging / "learning_curves.png", reps)
@@ -337,11 +335,6 @@ def write_report(folder: str | Path, reps: int = 2000,
              for p in policies if p.learned}), indent=1))
         (staging / "report.md").write_text(_markdown(spec, policies, estimates, poi, names,
                                                      n_episodes, reps))
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return out
 
 

@@ -10,8 +10,6 @@ half-written.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ import numpy as np
 import scipy.stats
 
 import envs
+from marlrec.staged_folder import staged_folder
 
 HEADLINE_METRICS = ("engagement_per_session", "ctr", "session_length", "user_utility",
                     "catalog_coverage", "intra_list_diversity", "novelty",
@@ -108,9 +107,7 @@ def write_report(results: list[PolicyResult], out_dir: Path, settings: dict[str,
     atomically (all or nothing); ``extra(staging_folder)`` may add files and returns
     markdown appended to the report."""
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
+    with staged_folder(out_dir) as staging:
         plot(results, staging / "comparison.png")
         (staging / "metrics.json").write_text(json.dumps({
             "settings": settings,
@@ -123,9 +120,4 @@ def write_report(results: list[PolicyResult], out_dir: Path, settings: dict[str,
             "Each cell: mean ± 95% CI half-width over episodes (same seeds for every "
             "policy). Metric definitions: `envs/metrics.py`.\n\n"
             f"{markdown_table(results)}\n\n![comparison](comparison.png)\n\n{more}\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return out_dir

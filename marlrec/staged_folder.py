@@ -1,0 +1,34 @@
+"""Write a folder all or nothing: fill a hidden staging folder beside it, then swap it in.
+
+    with staged_folder(out) as staging:
+        (staging / "report.md").write_text(...)
+
+On an exception the staging folder is removed and ``out`` is left as it was; on success
+``out`` is replaced (the old one is moved aside first, then deleted), so a reader never sees
+a half-written folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def staged_folder(out: str | Path) -> Iterator[Path]:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        yield staging
+        old = out.with_name(f".{out.name}.old")
+        if out.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            out.rename(old)
+        staging.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
