@@ -161,15 +161,10 @@ def _report(console: Any, folder: Path) -> None:
                         "95% CI)")
     for column in ("policy", "IQM", "95% CI", "mean"):
         table.add_column(column, justify="left" if column == "policy" else "right")
-    import numpy as np
-
-    from marlrec.aggregate import interval_estimates
-
-    runs = {name: [np.mean([e[metric] for e in run]) for run in p["runs"]]
-            for name, p in scores["policies"].items()}
-    for name, e in interval_estimates(runs).items():
-        table.add_row(name, f"{e['IQM'].point:.3g}", f"[{e['IQM'].low:.3g}, {e['IQM'].high:.3g}]",
-                      f"{e['Mean'].point:.3g}")
+    for name, e in scores["absolute"].items():  # the report's own estimates
+        iqm = e["IQM"]
+        table.add_row(name, f"{iqm[0]:.3g}", f"[{iqm[1]:.3g}, {iqm[2]:.3g}]",
+                      f"{e['Mean'][0]:.3g}")
     console.print(table)
     console.print(f"report: {out / 'report.md'} (+ learning_curves.png, absolute_metric.png, "
                   "probability_of_improvement.png, performance_profile.png, tradeoff.png)")

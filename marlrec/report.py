@@ -149,6 +149,12 @@ def _plt():
     return plt
 
 
+def _save(plt, fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def plot_learning_curves(policies: list[PolicyRuns], baselines: dict[str, float],
                          metric: str, path: Path, reps: int) -> None:
     plt = _plt()
@@ -165,9 +171,7 @@ def plot_learning_curves(policies: list[PolicyRuns], baselines: dict[str, float]
     ax.set_ylabel(metric.replace("_", " "))
     ax.set_title("Evaluation during training: IQM across runs, 95% CI")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_intervals(estimates: dict[str, dict[str, aggregate.Estimate]], metric: str,
@@ -184,9 +188,7 @@ def plot_intervals(estimates: dict[str, dict[str, aggregate.Estimate]], metric: 
         ax.set_xlabel(metric.replace("_", " "))
     axes[0].set_yticks(range(len(names)), names)
     fig.suptitle("Absolute metric: point estimate and stratified bootstrap 95% CI")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_poi(poi: dict[tuple[str, str], aggregate.Estimate], names: list[str],
@@ -205,9 +207,7 @@ def plot_poi(poi: dict[tuple[str, str], aggregate.Estimate], names: list[str],
     ax.set_yticks(range(len(names)), names)
     ax.set_title("P(row > column)")
     fig.colorbar(image)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_profiles(profiles: dict[str, dict[str, np.ndarray]], taus: np.ndarray, metric: str,
@@ -221,9 +221,7 @@ def plot_profiles(profiles: dict[str, dict[str, np.ndarray]], taus: np.ndarray, 
     ax.set_ylabel("fraction of runs > tau")
     ax.set_title("Performance profiles (95% CI)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_tradeoff(policies: list[PolicyRuns], path: Path) -> None:
@@ -239,9 +237,7 @@ def plot_tradeoff(policies: list[PolicyRuns], path: Path) -> None:
     ax.set_ylabel("engagement per session")
     ax.set_title("Users' engagement against providers' exposure (runs, and their mean)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 # ----------------------------------------------------------------------------- tables
@@ -326,6 +322,8 @@ def write_report(folder: str | Path, reps: int = 2000,
             "metric": metric, "seeds": spec.seeds,
             "absolute_seeds": [absolute_seed(spec, r) for r in range(len(spec.seeds))],
             "episodes_per_run": n_episodes,
+            "absolute": {name: {k: [e.point, e.low, e.high] for k, e in by_kind.items()}
+                         for name, by_kind in estimates.items()},
             "policies": {p.policy: {"learned": p.learned, "runs": p.episodes,
                                     "curve": p.curve} for p in policies}}, indent=1))
         (staging / "marl_eval.json").write_text(json.dumps(aggregate.marl_eval_json(
