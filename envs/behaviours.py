@@ -11,9 +11,10 @@ ignore it.
 | slate policy | :class:`RandomSlate` | ``slate_size`` distinct random candidates |
 | slate policy | :class:`PopularitySlate` | most popular candidates (prior + clicks so far) |
 | slate policy | :class:`GreedyByAppeal` | most appealing candidates: the click maximiser |
-| slate policy | :class:`GreedyByQuality` | highest hidden quality: an oracle that needs |
-|  |  | ``reveal_quality=True`` |
-| user | :class:`ChoiceModelUser` | samples the calibrated conditional-logit choice model |
+| slate policy | :class:`GreedyBySimilarity` | most similar to the user state (RecSim's |
+|  |  | "myopic" agent when the state is the user's interest) |
+| slate policy | :class:`GreedyByQuality` | highest hidden quality: an oracle, reads the env |
+| user | :class:`ChoiceModelUser` | samples the user model's choice model |
 | provider | :class:`StaticProvider` | never releases |
 | provider | :class:`FollowTheTrend` | releases in the topic where demand most exceeds supply |
 """
@@ -105,14 +106,30 @@ class GreedyByAppeal(_SlateByFeature):
     feature = "appeal"
 
 
+class GreedyBySimilarity(_SlateByFeature):
+    """The candidates most similar to the user state (``<state, candidate>``): a
+    content-based recommender; with ``user_state="interest"`` the highest click affinity,
+    RecSim's myopic agent."""
+
+    feature = "similarity"
+
+
 class GreedyByQuality(_SlateByFeature):
-    """The candidates of highest hidden quality: an oracle, needs ``reveal_quality``."""
+    """The candidates of highest hidden quality: an oracle (an upper reference). In a
+    rollout it reads the quality from the env (``act_with_env``); on observations it needs
+    ``reveal_quality=True``."""
 
     feature = "quality"
 
+    def act_with_env(self, env: Any, rows: np.ndarray, obs: Any,
+                     rng: np.random.Generator) -> np.ndarray:
+        quality = env.catalog.quality[env.candidate_items[rows]]
+        return _top_positions(quality, self.slate_size)
+
 
 class ChoiceModelUser(ScriptedBehaviour):
-    """Samples the calibrated conditional-logit choice model of :mod:`envs.users`.
+    """Samples the choice model of :mod:`envs.users` (the calibrated conditional logit, or
+    RecSim's multinomial proportional model).
 
     Never leaves voluntarily: sessions end when the budget is spent.
     """
@@ -125,6 +142,10 @@ class ChoiceModelUser(ScriptedBehaviour):
         return choice_probabilities(self.model, appeal, affinity(obs["interest"], obs["slate"]))
 
     def act_batch(self, obs: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        if self.model.choice_model == "proportional":  # inverse-CDF draw per row
+            cumulative = np.cumsum(self.probabilities(obs), axis=1)
+            u = rng.random((cumulative.shape[0], 1)) * cumulative[:, -1:]
+            return np.minimum((cumulative <= u).sum(axis=1), cumulative.shape[1] - 1)
         # Gumbel-max: argmax(scores + Gumbel noise) is a draw from softmax(scores).
         appeal = obs["slate_features"][..., SLATE_FEATURES.index("appeal")]
         scores = choice_scores(self.model, appeal, affinity(obs["interest"], obs["slate"]))
@@ -181,6 +202,7 @@ SLATE_BASELINES = {
     "random": RandomSlate,
     "popularity": PopularitySlate,
     "greedy_by_appeal": GreedyByAppeal,
+    "greedy_by_similarity": GreedyBySimilarity,
     "greedy_by_quality": GreedyByQuality,
 }
 """Scripted slate policies by name; each takes ``slate_size``."""

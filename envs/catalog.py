@@ -45,10 +45,14 @@ class Catalog:
     prior_popularity: np.ndarray  # (n,) float32 >= 0: interactions before the simulation
     provider: np.ndarray  # (n,) int32: the provider that owns the item at reset
     provider_names: tuple[str, ...]
+    features: np.ndarray | None = None
+    """(n, d) fixed item vectors (RecSim's one-hot topics) used as they are instead of the
+    encoder's text embeddings; ``None`` for text catalogs."""
 
     def __post_init__(self) -> None:
         n = len(self.titles)
-        for field in ("texts", "topic", "quality", "appeal", "prior_popularity", "provider"):
+        sized = ("texts", "topic", "quality", "appeal", "prior_popularity", "provider")
+        for field in sized + (("features",) if self.features is not None else ()):
             if len(getattr(self, field)) != n:
                 raise ValueError(f"Catalog {self.name!r}: {field} has {len(getattr(self, field))}"
                                  f" entries, titles has {n}")
@@ -68,11 +72,14 @@ class Catalog:
         return len(self.provider_names)
 
     def fingerprint(self) -> str:
-        """A digest of the item texts: equal catalogs share cached embeddings."""
+        """A digest of the item texts (and fixed features): equal catalogs share cached
+        embeddings."""
         digest = hashlib.sha1(self.name.encode())
         for text in self.texts:
             digest.update(text.encode("utf-8"))
             digest.update(b"\0")
+        if self.features is not None:
+            digest.update(np.ascontiguousarray(self.features, np.float32).tobytes())
         return digest.hexdigest()
 
 

@@ -33,12 +33,19 @@ affinities spread over [-1, 1]); computed once per (encoder, catalog) and cached
 The user state seen by the slate policy is ``"text"`` (the encoded text "profile +
 recently consumed titles", re-encoded only when it changes), ``"item_mean"`` (the unit
 mean of the recent history's item vectors; the profile's embedding while the history is
-empty), centred like the item vectors, or ``"text_deferred"``: the env runs as with
+empty), centred like the item vectors, ``"interest"`` (the user's true current interest:
+full observability, as in RecSim, whose observation is the user's interest vector; the
+only state of catalogs with fixed item features), or ``"text_deferred"``: the env runs as with
 ``item_mean`` (retrieval and the observation use the item-mean state) and puts each
 session's state text in ``infos["slate_policy_j"]["user_state_text"]`` every step, for an
 encoder outside the env to put in the observation; in RLlib the env-to-module connector
 ``marlrec.encoder.rllib.EncodeUserStateTexts`` does so with one encoder call for all the
 sub-envs of a runner.
+
+Sessions: when a session ends (budget spent or the user left) a new user takes the slot,
+unless ``session_ends_episode`` (one session slot only): then the episode ends with the
+session and every agent terminates, RecSim's episode. Episode metrics are in every agent's
+``infos["episode_metrics"]`` at the episode's last step.
 
 Action rules: a slate-policy action is ``MultiDiscrete([num_candidates] * slate_size)``,
 positions into the candidate list. Why positions and not scores: every RLlib algorithm
@@ -73,6 +80,7 @@ from envs.users import (
     affinity,
     budget_change,
     drift_interest,
+    recsim_interest_update,
     watch_time,
 )
 
@@ -80,7 +88,7 @@ ROLES = ("slate_policy", "user", "provider")
 ROLE_ACTION_KINDS = {"slate_policy": "multi_discrete", "user": "discrete",
                      "provider": "discrete"}
 """The kind of action space of each role (what an algorithm must support to learn it)."""
-USER_STATES = ("text", "item_mean", "text_deferred")
+USER_STATES = ("text", "item_mean", "text_deferred", "interest")
 FEATURE_BOUND = 5.0
 CANDIDATE_FEATURES = ("appeal", "popularity", "observed_satisfaction", "similarity")
 SLATE_FEATURES = ("appeal", "popularity")
@@ -98,6 +106,7 @@ class EcosystemConfig:
     retrieval_dim: int = 32
     user_state: str = "text"
     reveal_quality: bool = False
+    session_ends_episode: bool = False
     user_model: UserModel = field(default_factory=UserModel)
     provider_model: ProviderModel = field(default_factory=ProviderModel)
 
@@ -114,6 +123,12 @@ class EcosystemConfig:
             raise ValueError(f"retrieval_share={self.retrieval_share!r} must be in [0, 1]")
         if self.user_state not in USER_STATES:
             raise ValueError(f"user_state={self.user_state!r} is not one of {USER_STATES}")
+        if not isinstance(self.session_ends_episode, bool):
+            raise ValueError(f"session_ends_episode={self.session_ends_episode!r} must be true "
+                             "or false")
+        if self.session_ends_episode and self.num_sessions != 1:
+            raise ValueError(f"session_ends_episode=True needs num_sessions=1, got "
+                             f"num_sessions={self.num_sessions}")
         for name, cls in (("user_model", UserModel), ("provider_model", ProviderModel)):
             if not isinstance(getattr(self, name), cls):
                 raise ValueError(f"{name} must be a {cls.__name__}, got "
@@ -169,13 +184,19 @@ class ItemVectors:
 
 
 def embed_catalog(catalog: Catalog, encoder: TextEncoder, retrieval_dim: int) -> ItemVectors:
-    """Item vectors of ``catalog`` under ``encoder`` (cached per encoder and catalog)."""
+    """Item vectors of ``catalog`` under ``encoder`` (cached per encoder and catalog); a
+    catalog with fixed ``features`` uses them as they are (centre zero) and ignores the
+    encoder."""
 
     def compute() -> ItemVectors:
-        raw = _encode_shared(encoder, f"items:{catalog.fingerprint()}", catalog.texts,
-                             "item texts")
-        centre = raw.mean(axis=0)
-        vectors = unit_rows(raw - centre)
+        if catalog.features is not None:
+            vectors = np.asarray(catalog.features, np.float32)
+            centre = np.zeros(vectors.shape[1], np.float32)
+        else:
+            raw = _encode_shared(encoder, f"items:{catalog.fingerprint()}", catalog.texts,
+                                 "item texts")
+            centre = raw.mean(axis=0)
+            vectors = unit_rows(raw - centre)
         d = vectors.shape[1]
         if retrieval_dim == 0 or retrieval_dim >= d:
             basis = np.eye(d, dtype=np.float32)
@@ -269,12 +290,17 @@ class RecEcosystemEnv(ParallelEnv):
         if self.population.interest.shape[1] != self.embedding_dim:
             raise ValueError(f"user interests have dimension {self.population.interest.shape[1]}"
                              f", item vectors {self.embedding_dim}")
-        profiles_key = (f"profiles:{_digest(self.population.profiles)}:"
-                        f"{catalog.fingerprint()}")
-        self._profile_vectors = _cached(self.encoder, profiles_key, lambda: unit_rows(
-            _encode_shared(self.encoder, profiles_key, self.population.profiles,
-                           "user profiles") - self._centre))
-        self._profile_index = self._profile_vectors @ self._retrieval_basis
+        if catalog.features is not None and cfg.user_state != "interest":
+            raise ValueError(f"user_state={cfg.user_state!r} needs text embeddings, but catalog "
+                             f"{catalog.name!r} has fixed item features: use "
+                             "user_state='interest'")
+        if cfg.user_state != "interest":  # the state starts from the profile's embedding
+            profiles_key = (f"profiles:{_digest(self.population.profiles)}:"
+                            f"{catalog.fingerprint()}")
+            self._profile_vectors = _cached(self.encoder, profiles_key, lambda: unit_rows(
+                _encode_shared(self.encoder, profiles_key, self.population.profiles,
+                               "user profiles") - self._centre))
+            self._profile_index = self._profile_vectors @ self._retrieval_basis
 
         needed = cfg.num_candidates + cfg.user_model.history_length
         live_at_reset = sum(int(np.ceil(cfg.provider_model.initial_live_fraction * c))
@@ -353,6 +379,7 @@ class RecEcosystemEnv(ParallelEnv):
             self._rng = np.random.default_rng(seed)
         cfg, b = self.config, self.config.num_sessions
         self.t = 0
+        self._session_over = False
         self.market.reset(self._rng)
         self.metrics.reset()
         n = self.catalog.num_items
@@ -397,12 +424,12 @@ class RecEcosystemEnv(ParallelEnv):
         prov = rewards["provider"].tolist()
         reward.update({a: prov[int(a.rsplit("_", 1)[1])] for a in agents_before
                        if a.startswith("provider_")})
-        truncated = self.t >= self.config.horizon
+        truncated = self.t >= self.config.horizon and not self._session_over
         left = set() if truncated else set(agents_before) - set(self.agents)
         terminations = {a: a in left for a in agents_before}
         truncations = dict.fromkeys(agents_before, truncated)
         infos: dict[str, dict] = {a: {} for a in agents_before}
-        if truncated:
+        if not self.agents:
             summary = self.episode_metrics()
             for a in agents_before:
                 infos[a]["episode_metrics"] = dict(summary)
@@ -448,7 +475,7 @@ class RecEcosystemEnv(ParallelEnv):
         """
         cfg, um = self.config, self.config.user_model
         b, s = cfg.num_sessions, cfg.slate_size
-        if getattr(self, "t", cfg.horizon) >= cfg.horizon:
+        if not self.agents:
             raise RuntimeError("the episode is over (or never started): call reset() first")
         self._check_arrays(slate_actions, user_actions, provider_actions)
         rows = np.arange(b)
@@ -461,14 +488,18 @@ class RecEcosystemEnv(ParallelEnv):
         item_vec = self.item_vectors[item]
         aff = np.einsum("bd,bd->b", self._interest, item_vec)
         quality = self.catalog.quality[item]
-        watch = np.where(clicked, watch_time(um, quality, aff), 0.0)
+        watch = np.where(clicked, watch_time(um, quality, aff, self._budget), 0.0)
         utility = np.where(clicked, quality + aff, 0.0)
         self._budget += budget_change(um, clicked, watch, quality)
         consumed = np.flatnonzero(clicked)
         eaten, eaten_vec = item[consumed], item_vec[consumed]
         if consumed.size:
-            self._interest[consumed] = drift_interest(um, self._interest[consumed], eaten_vec,
-                                                      aff[consumed])
+            if um.interest_update == "recsim":
+                self._interest[consumed] = recsim_interest_update(
+                    um, self._interest[consumed], eaten_vec, self._rng)
+            else:
+                self._interest[consumed] = drift_interest(
+                    um, self._interest[consumed], eaten_vec, aff[consumed])
             dropped = self._history[consumed, -1]
             self._history[consumed, 1:] = self._history[consumed, :-1]
             self._history[consumed, 0] = eaten
@@ -501,11 +532,17 @@ class RecEcosystemEnv(ParallelEnv):
         provider_reward = (pm.exposure_weight * impressions / (b * s)
                            + engagement / (b * um.item_length) - pm.release_cost * released)
 
-        # 4. sessions that ended are taken by new users
+        # 4. sessions that ended are taken by new users (or end the episode)
         is_ended = (self._budget <= 0) | leave
         ended = np.flatnonzero(is_ended)
         if ended.size:
             self.metrics.end_sessions(ended)
+            if cfg.session_ends_episode:
+                self._session_over = True
+                self.t += 1
+                self.agents = []
+                rewards = {"slate_policy": watch, "user": utility, "provider": provider_reward}
+                return rewards, ended, leaving
             self._start_sessions(ended)
         self._update_states(np.flatnonzero(clicked & ~is_ended))
         if self.market.live_changed:
@@ -620,7 +657,10 @@ class RecEcosystemEnv(ParallelEnv):
         self._history[slots] = -1
         self._history_sum[slots] = 0.0
         self._history_index_sum[slots] = 0.0
-        if self.config.user_state != "text":
+        if self.config.user_state == "interest":
+            self._state[slots] = self._interest[slots]
+            self._state_index[slots] = self._state[slots] @ self._retrieval_basis
+        elif self.config.user_state != "text":
             self._state[slots] = self._profile_vectors[users]
             self._state_index[slots] = self._profile_index[users]
         else:
@@ -629,6 +669,10 @@ class RecEcosystemEnv(ParallelEnv):
 
     def _update_states(self, slots: np.ndarray) -> None:
         if slots.size == 0:
+            return
+        if self.config.user_state == "interest":
+            self._state[slots] = self._interest[slots]
+            self._state_index[slots] = self._state[slots] @ self._retrieval_basis
             return
         if self.config.user_state == "text":
             self._state[slots] = self._state_from_text(slots)

@@ -6,6 +6,13 @@
 | ``creator_economy`` | slate policy, providers | users (choice model) |
 | ``strategic_users`` | users, slate policy | providers (static) |
 | ``full_ecosystem`` | slate policy, users, providers | none |
+| ``recsim_interest_evolution`` | slate policy | users (RecSim's choice model), the one |
+|  |  | provider (static) |
+
+``recsim_interest_evolution`` is RecSim's interest_evolution environment (see
+:mod:`envs.recsim`): its own catalog (``catalog="recsim"``, 20,000 documents), users
+(10,000) and the ecosystem settings in ``envs.recsim.ECOSYSTEM_DEFAULTS``, all
+overridable like any preset's.
 
 Overrides: any :class:`envs.ecosystem.EcosystemConfig` field (``num_sessions``,
 ``num_candidates``, ``slate_size``, ``horizon``, ``user_state``, ...; ``user_model`` and
@@ -13,11 +20,11 @@ Overrides: any :class:`envs.ecosystem.EcosystemConfig` field (``num_sessions``,
 
 | parameter | default | meaning |
 |---|---|---|
-| ``catalog`` | ``"synthetic"`` | ``"synthetic"`` or ``"movielens-100k"`` |
-| ``num_items`` | 500 | synthetic catalog size |
+| ``catalog`` | ``"synthetic"`` | ``"synthetic"``, ``"movielens-100k"`` or ``"recsim"`` |
+| ``num_items`` | 500 | synthetic (or recsim) catalog size |
 | ``num_topics`` | 20 | synthetic topics |
 | ``num_providers`` | 10 (synthetic), 20 (MovieLens) | providers / studios |
-| ``num_users`` | 1000 | synthetic user population |
+| ``num_users`` | 1000 | synthetic (or recsim) user population |
 | ``catalog_seed`` | 0 | seed of the synthetic catalog and users |
 | ``data_dir`` | ``envs.movielens.default_data_dir()`` | where MovieLens-100k was fetched |
 
@@ -34,9 +41,11 @@ from envs.catalog import Catalog, movielens_catalog, synthetic_catalog
 from envs.ecosystem import ROLES, EcosystemConfig, RecEcosystemEnv
 from envs.encoding import TextEncoder
 from envs.movielens import load_movielens_100k, movielens_dir
+from envs.recsim import ECOSYSTEM_DEFAULTS as RECSIM_ECOSYSTEM
+from envs.recsim import RecSimUsers, recsim_catalog
 from envs.users import MovieLensUsers, SyntheticUsers
 
-CATALOGS = ("synthetic", "movielens-100k")
+CATALOGS = ("synthetic", "movielens-100k", "recsim")
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,8 @@ class Preset:
     name: str
     description: str
     learned_roles: frozenset[str]
+    catalog_defaults: tuple[tuple[str, Any], ...] = ()
+    ecosystem_defaults: tuple[tuple[str, Any], ...] = ()
 
 
 PRESETS: dict[str, Preset] = {
@@ -57,6 +68,12 @@ PRESETS: dict[str, Preset] = {
         Preset("strategic_users", "Users learn how to respond to slates; the slate policy "
                "learns too; providers are static.", frozenset({"slate_policy", "user"})),
         Preset("full_ecosystem", "Every role learns.", frozenset(ROLES)),
+        Preset("recsim_interest_evolution", "RecSim's interest_evolution: a learned slate "
+               "policy, one user session per episode, one-hot topic documents.",
+               frozenset({"slate_policy"}),
+               catalog_defaults=(("catalog", "recsim"), ("num_items", 20_000),
+                                 ("num_users", 10_000)),
+               ecosystem_defaults=tuple(RECSIM_ECOSYSTEM.items())),
     )
 }
 
@@ -68,8 +85,8 @@ _CATALOG_CACHE: dict[tuple, tuple[Catalog, Any]] = {}
 
 
 def _catalog_and_users(params: dict[str, Any]) -> tuple[Catalog, Any]:
-    if params["catalog"] == "synthetic":
-        key: tuple = ("synthetic", params["num_items"], params["num_topics"],
+    if params["catalog"] in ("synthetic", "recsim"):
+        key: tuple = (params["catalog"], params["num_items"], params["num_topics"],
                       params["num_providers"], params["num_users"], params["catalog_seed"])
     else:  # keyed by the folder actually read, so a changed $MARLREC_DATA_DIR is seen
         key = ("movielens-100k", str(movielens_dir(params["data_dir"]).resolve()),
@@ -80,6 +97,9 @@ def _catalog_and_users(params: dict[str, Any]) -> tuple[Catalog, Any]:
         catalog = synthetic_catalog(params["num_items"], params["num_topics"],
                                     params["num_providers"] or 10, params["catalog_seed"])
         users: Any = SyntheticUsers(params["num_users"], params["catalog_seed"])
+    elif params["catalog"] == "recsim":
+        catalog = recsim_catalog(params["num_items"], params["catalog_seed"])
+        users = RecSimUsers(params["num_users"], params["catalog_seed"])
     else:
         data = load_movielens_100k(movielens_dir(params["data_dir"]))
         catalog = movielens_catalog(data, params["num_providers"] or 20)
@@ -97,7 +117,8 @@ def make_env(name: str, encoder: TextEncoder | None = None, render_mode: str | N
     """
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; allowed: {sorted(PRESETS)}")
-    catalog_params = dict(_CATALOG_DEFAULTS)
+    preset = PRESETS[name]
+    catalog_params = {**_CATALOG_DEFAULTS, **dict(preset.catalog_defaults)}
     env_overrides = {}
     for key, value in overrides.items():
         if key in catalog_params:
@@ -111,10 +132,11 @@ def make_env(name: str, encoder: TextEncoder | None = None, render_mode: str | N
     if unknown:
         raise ValueError(f"unknown parameter(s) {unknown} for preset {name!r}; allowed: "
                          f"{allowed}")
-    config = EcosystemConfig().with_overrides(**env_overrides)
+    config = (EcosystemConfig().with_overrides(**dict(preset.ecosystem_defaults))
+              .with_overrides(**env_overrides))
     catalog, users = _catalog_and_users(catalog_params)
     return RecEcosystemEnv(catalog, users, config, encoder=encoder,
-                           learned_roles=PRESETS[name].learned_roles, preset=name,
+                           learned_roles=preset.learned_roles, preset=name,
                            render_mode=render_mode)
 
 

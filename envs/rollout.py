@@ -104,11 +104,12 @@ def rollout(env: RecEcosystemEnv, behaviours: Mapping[str, Behaviour], episodes:
     if progress:
         from tqdm import tqdm  # optional: only for interactive use
 
-        bar = tqdm(total=episodes * env.config.horizon, unit="step", desc="rollout")
+        bar = tqdm(total=episodes, unit="episode", desc="rollout")
     for episode in range(episodes):
         env.reset(seed=int(episode_seeds[episode]))
         returns = {role: 0.0 for role in ROLES}
-        for _ in range(env.config.horizon):
+        steps = 0
+        while env.agents:  # the horizon, or the session's end with session_ends_episode
             obs = env.role_observations()
             slate = _act(groups["slate_policy"], obs["slate_policy"], b, (s,), rng, env)
             user = _act(groups["user"], obs["user"], b, (), rng, env)
@@ -116,12 +117,13 @@ def rollout(env: RecEcosystemEnv, behaviours: Mapping[str, Behaviour], episodes:
             rewards, _, _ = env.step_arrays(slate, user, provider)
             for role in ROLES:
                 returns[role] += float(rewards[role].sum())
-            if bar is not None:
-                bar.update()
+            steps += 1
+        if bar is not None:
+            bar.update()
         result.episode_metrics.append(env.episode_metrics())
         result.role_returns.append(returns)
-        result.env_steps += env.config.horizon
-        result.user_steps += env.config.horizon * b
+        result.env_steps += steps
+        result.user_steps += steps * b
     if bar is not None:
         bar.close()
     return result

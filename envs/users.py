@@ -19,6 +19,17 @@ see :mod:`envs.ecosystem` for how item vectors are made), a short history and a 
 - **Interest drift** toward what is consumed:
   ``interest <- unit((1 - interest_drift) * interest + interest_drift * v_i)``.
 
+RecSim's variants (``envs.recsim`` sets them, see docs/recsim_parity.md):
+
+- ``choice_model="proportional"``: RecSim's multinomial-proportional choice, item ``k``
+  chosen with probability proportional to ``score_k - min_normalizer`` and "no click" to
+  ``no_click_score - min_normalizer`` (``choice_temperature`` is not used);
+- ``watch_model="full_length"``: a consumption is watched for ``min(budget, item_length)``;
+- ``step_cost_on_click=False``: only a step without a click costs ``step_cost``;
+- ``interest_update="recsim"``: RecSim's stochastic update for one-hot item vectors: with
+  ``x`` the interest in the consumed item's topic, ``x <- clip(x +/- interest_drift *
+  (1 - |x|) * (1 - x), -1, 1)``, ``+`` with probability ``(x + 1) / 2``.
+
 Appeal gets the click, quality earns the watch time and the longer session: a slate
 policy that maximises clicks by appeal loses engagement per session to one that shows
 quality (RecSim's interest-evolution lesson, Ie et al. 2019, arXiv:1909.04847).
@@ -50,6 +61,11 @@ class UserModel:
     quality_return: float = 0.9 / 3.4
     interest_drift: float = 0.1
     history_length: int = 5
+    choice_model: str = "logit"
+    min_normalizer: float = -1.0
+    watch_model: str = "quality_sigmoid"
+    step_cost_on_click: bool = True
+    interest_update: str = "unit_drift"
 
     def __post_init__(self) -> None:
         positive = ("choice_temperature", "item_length", "budget")
@@ -66,6 +82,19 @@ class UserModel:
         if not isinstance(self.history_length, int) or self.history_length < 1:
             raise ValueError(f"user_model.history_length={self.history_length!r} must be an "
                              "integer >= 1")
+        for name, allowed in (("choice_model", CHOICE_MODELS), ("watch_model", WATCH_MODELS),
+                              ("interest_update", INTEREST_UPDATES)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"user_model.{name}={getattr(self, name)!r} is not one of "
+                                 f"{allowed}")
+        if not isinstance(self.step_cost_on_click, bool):
+            raise ValueError(f"user_model.step_cost_on_click={self.step_cost_on_click!r} must "
+                             "be true or false")
+
+
+CHOICE_MODELS = ("logit", "proportional")
+WATCH_MODELS = ("quality_sigmoid", "full_length")
+INTEREST_UPDATES = ("unit_drift", "recsim")
 
 
 def affinity(interest: np.ndarray, item_vectors: np.ndarray) -> np.ndarray:
@@ -74,23 +103,36 @@ def affinity(interest: np.ndarray, item_vectors: np.ndarray) -> np.ndarray:
 
 
 def choice_scores(model: UserModel, appeal: np.ndarray, item_affinity: np.ndarray) -> np.ndarray:
-    """Logits ``(B, S + 1)`` of the conditional logit; the last column is "no click"."""
+    """Scores ``(B, S + 1)``, the last column "no click": logits of the conditional logit
+    (divided by the temperature), or the raw scores of the proportional model."""
     scores = model.appeal_weight * appeal + model.affinity_weight * item_affinity
     no_click = np.full((scores.shape[0], 1), model.no_click_score, dtype=scores.dtype)
-    return np.concatenate([scores, no_click], axis=1) / model.choice_temperature
+    scores = np.concatenate([scores, no_click], axis=1)
+    return scores if model.choice_model == "proportional" else scores / model.choice_temperature
 
 
 def choice_probabilities(model: UserModel, appeal: np.ndarray,
                          item_affinity: np.ndarray) -> np.ndarray:
-    """Softmax of :func:`choice_scores`: ``(B, S + 1)``, rows sum to one."""
+    """``(B, S + 1)`` choice probabilities (rows sum to one): the softmax of the logits, or
+    for the proportional model the scores minus ``min_normalizer`` (floored at 0),
+    normalised."""
     scores = choice_scores(model, appeal, item_affinity)
+    if model.choice_model == "proportional":
+        mass = np.maximum(scores - model.min_normalizer, 0.0)
+        total = mass.sum(axis=1, keepdims=True)
+        uniform = np.full_like(mass, 1.0 / mass.shape[1])
+        return np.divide(mass, total, out=uniform, where=total > 0)
     scores = scores - scores.max(axis=1, keepdims=True)
     expd = np.exp(scores)
     return expd / expd.sum(axis=1, keepdims=True)
 
 
-def watch_time(model: UserModel, quality: np.ndarray, item_affinity: np.ndarray) -> np.ndarray:
-    """Engagement of a consumption: ``item_length * sigmoid(quality + w * affinity)``."""
+def watch_time(model: UserModel, quality: np.ndarray, item_affinity: np.ndarray,
+               budget: np.ndarray) -> np.ndarray:
+    """Engagement of a consumption: ``item_length * sigmoid(quality + w * affinity)``, or
+    with ``watch_model="full_length"`` RecSim's ``min(budget, item_length)``."""
+    if model.watch_model == "full_length":
+        return np.minimum(budget, model.item_length)
     x = quality + model.watch_affinity_weight * item_affinity
     return model.item_length / (1.0 + np.exp(-x))
 
@@ -99,7 +141,22 @@ def budget_change(model: UserModel, clicked: np.ndarray, watch: np.ndarray,
                   quality: np.ndarray) -> np.ndarray:
     """Budget change of one step; ``watch`` and ``quality`` are ignored where not clicked."""
     consumed = np.where(clicked, -watch + model.quality_return * watch * quality, 0.0)
-    return consumed - model.step_cost
+    if model.step_cost_on_click:
+        return consumed - model.step_cost
+    return consumed - np.where(clicked, 0.0, model.step_cost)
+
+
+def recsim_interest_update(model: UserModel, interest: np.ndarray, consumed: np.ndarray,
+                           rng: np.random.Generator) -> np.ndarray:
+    """RecSim's interest evolution (``interest_update="recsim"``) for interests ``(B, d)``
+    in [-1, 1] and one-hot consumed item vectors ``(B, d)``: only the consumed topic's
+    interest ``x`` moves, by ``interest_drift * (1 - |x|) * (1 - x)``, toward 1 with
+    probability ``(x + 1) / 2`` and away otherwise; then clipped to [-1, 1]."""
+    x = np.einsum("bd,bd->b", interest, consumed)
+    step = model.interest_drift * (1.0 - np.abs(x)) * (1.0 - x)
+    sign = np.where(rng.random(x.shape) < (x + 1.0) / 2.0, 1.0, -1.0)
+    moved = interest + (sign * step)[:, None] * consumed
+    return np.clip(moved, -1.0, 1.0).astype(interest.dtype)
 
 
 def drift_interest(model: UserModel, interest: np.ndarray, consumed: np.ndarray,

@@ -87,8 +87,6 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     if args.episodes < 1:
         raise ValueError(f"--episodes={args.episodes}: must be >= 1")
     overrides = {"catalog": args.catalog, **_parse_set(args.set or [])}
-    if "greedy_by_quality" in policies:
-        overrides.setdefault("reveal_quality", True)
     console = Console() if sys.stdout.isatty() else Console(width=160)
     with console.status(f"building {args.preset} on {args.catalog} ({args.encoder} encoder)"):
         from marlrec.encoder import resolve_encoder

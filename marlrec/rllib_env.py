@@ -71,7 +71,11 @@ class EcosystemMultiAgentEnv(MultiAgentEnv):
 
     def step(self, action_dict: dict[str, Any]):
         obs, rewards, terminated, truncated, infos = self.ecosystem.step(action_dict)
-        self.agents = list(self.ecosystem.agents)
-        terminated["__all__"] = not self.agents and not any(truncated.values())
-        truncated["__all__"] = not self.agents and any(truncated.values())
+        over = not self.ecosystem.agents
+        terminated["__all__"] = over and not any(truncated.values())
+        truncated["__all__"] = over and any(truncated.values())
+        # The agents of the step just taken, those that terminated with it included: RLlib
+        # checks that every returned observation belongs to ``agents`` and reads who ended
+        # from the termination flags.
+        self.agents = list(obs)
         return self._with_global_state(obs), rewards, terminated, truncated, infos

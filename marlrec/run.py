@@ -189,6 +189,11 @@ def _run_grid(spec: ExperimentSpec, folder: Path, resume: bool, encoder: Any,
                         checkpoint_frequency=spec.logging.checkpoint_every,
                         checkpoint_at_end=True, num_to_keep=2)))
         results = tuner.fit()
+        failed = [r for r in results if r.error is not None]
+        if failed:
+            raise RuntimeError(f"{len(failed)} trial(s) of {name} failed; first: "
+                               f"{type(failed[0].error).__name__}: {failed[0].error} "
+                               f"(trial folder {failed[0].path})")
         for result in results:
             metrics = result.metrics or {}
             runners = metrics.get("env_runners", {})

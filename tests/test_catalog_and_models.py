@@ -88,8 +88,9 @@ def test_budget_change_matches_hand_computation():
 def test_watch_time_and_choice_formulas():
     m = UserModel(item_length=4.0, watch_affinity_weight=1.0, appeal_weight=1.0,
                   affinity_weight=2.0, no_click_score=0.5, choice_temperature=2.0)
-    np.testing.assert_allclose(watch_time(m, np.array([0.0]), np.array([0.0])), [2.0])
-    np.testing.assert_allclose(watch_time(m, np.array([1.0]), np.array([0.5])),
+    budget = np.array([60.0])
+    np.testing.assert_allclose(watch_time(m, np.array([0.0]), np.array([0.0]), budget), [2.0])
+    np.testing.assert_allclose(watch_time(m, np.array([1.0]), np.array([0.5]), budget),
                                [4.0 / (1 + np.exp(-1.5))])
     p = choice_probabilities(m, np.array([[1.0, 0.0]]), np.array([[0.5, -0.5]]))
     logits = np.array([1.0 + 1.0, 0.0 - 1.0, 0.5]) / 2.0

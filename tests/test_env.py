@@ -12,11 +12,15 @@ import envs
 from envs.behaviours import ChoiceModelUser, GreedyByAppeal, RandomSlate, StaticProvider
 
 SMALL = {"num_sessions": 3, "num_candidates": 6, "slate_size": 2, "horizon": 40}
+# One session per episode (RecSim's episode); a budget of 20 ends most within the horizon.
+SMALL_RECSIM = {"num_candidates": 6, "slate_size": 2, "horizon": 40, "num_items": 300,
+                "num_users": 50, "user_model": {"budget": 20.0}}
 PRESET_NAMES = sorted(envs.PRESETS)
 
 
 def small_env(preset: str = "interest_evolution", **overrides):
-    return envs.make_env(preset, **{**SMALL, **overrides})
+    small = SMALL_RECSIM if preset == "recsim_interest_evolution" else SMALL
+    return envs.make_env(preset, **{**small, **overrides})
 
 
 def random_actions(env, rng):
@@ -29,6 +33,8 @@ def random_actions(env, rng):
 @pytest.mark.parametrize("preset", PRESET_NAMES)
 @pytest.mark.parametrize("user_state", envs.USER_STATES)
 def test_parallel_api_synthetic(preset, user_state):
+    if preset == "recsim_interest_evolution" and user_state != "interest":
+        pytest.skip("the recsim catalog has fixed item features: only user_state=interest")
     env = small_env(preset, user_state=user_state)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "Live agent was not given observation" etc. fail
@@ -48,7 +54,8 @@ def test_parallel_api_movielens(preset, movielens_data):
 def test_parallel_seed(preset, catalog, request):
     if catalog == "movielens-100k":
         request.getfixturevalue("movielens_data")
-    parallel_seed_test(lambda: small_env(preset, catalog=catalog))
+    state = {"user_state": "interest"} if catalog == "recsim" else {}  # no text to encode
+    parallel_seed_test(lambda: small_env(preset, catalog=catalog, **state))
 
 
 def test_movielens_with_real_encoder_and_text_state(movielens_data, minilm):
@@ -183,7 +190,7 @@ def test_step_after_end_requires_reset():
         ({"slate_size": 11, "num_candidates": 10}, "slate_size=11 must be <= num_candidates=10"),
         ({"num_sessions": 0}, "num_sessions=0 must be an integer >= 1"),
         ({"user_state": "tfidf"},
-         "user_state='tfidf' is not one of ('text', 'item_mean', 'text_deferred')"),
+         "user_state='tfidf' is not one of ('text', 'item_mean', 'text_deferred', 'interest')"),
         ({"catalog": "netflix"}, "catalog='netflix' is not one of"),
         ({"sessions": 3}, "unknown parameter(s) ['sessions']"),
         ({"user_model": {"budjet": 3}}, "unknown user_model parameter(s) ['budjet']"),
@@ -351,7 +358,7 @@ def test_choice_model_user_probabilities_follow_appeal_and_affinity():
 def test_metrics_are_within_their_ranges(preset):
     env = small_env(preset, horizon=80)
     beh = envs.scripted_behaviours(env, "popularity", provider="follow_the_trend")
-    for agent in ("user_0", "provider_1"):  # a mix: per-agent behaviours override roles
+    for agent in ("user_0", "provider_0"):  # a mix: per-agent behaviours override roles
         beh[agent] = envs.RandomAction(env.action_space(agent))
     m = envs.rollout(env, beh, episodes=2, seed=1).episode_metrics[-1]
     assert 0 <= m["ctr"] <= 1
@@ -394,10 +401,26 @@ def test_rollout_validates_behaviours():
             env.config.user_model), "provider": StaticProvider(), "critic": StaticProvider()})
 
 
-def test_quality_oracle_needs_revealed_quality():
+def test_quality_oracle_reads_hidden_quality_in_rollouts_and_needs_it_revealed_otherwise():
+    oracle = envs.GreedyByQuality(2)
     env = small_env()
+    obs, _ = env.reset(seed=0)
     with pytest.raises(ValueError, match="reveal_quality=True"):
-        envs.rollout(env, envs.scripted_behaviours(env, "greedy_by_quality"))
+        oracle(obs["slate_policy_0"])
+    expected = np.argsort(-env.catalog.quality[env.candidate_items], axis=1,
+                          kind="stable")[:, :2]
+    chosen = oracle.act_with_env(env, np.arange(env.num_sessions), obs, None)
+    np.testing.assert_array_equal(chosen, expected)
+    revealed = small_env(reveal_quality=True)
+    obs, _ = revealed.reset(seed=0)
+    batch = {k: np.stack([obs[f"slate_policy_{j}"][k] for j in range(3)])
+             for k in obs["slate_policy_0"]}
+    np.testing.assert_array_equal(oracle.act_batch(batch, None), expected)
+    oracle_return = envs.rollout(env, envs.scripted_behaviours(env, "greedy_by_quality"),
+                                 episodes=2, seed=0).mean_metrics()["user_utility"]
+    random_return = envs.rollout(env, envs.scripted_behaviours(env, "random"), episodes=2,
+                                 seed=0).mean_metrics()["user_utility"]
+    assert oracle_return > random_return
 
 
 def test_single_observation_call_matches_batch():
