@@ -8,6 +8,8 @@ Sharing modes map agents to RLlib modules (``policy_mapping_fn``):
 | ``independent`` | one module per agent (module id = agent id) | one module per role |
 | ``per_role`` | one module per role (the usual parameter sharing) | one module per role |
 | ``shared`` | one module per distinct (observation, action) space pair | one module per role |
+| ``consensus`` | one module per agent, pulled toward its role's mean | one module per role |
+|  | (soft sharing, :mod:`marlrec.consensus`) | |
 
 In this ecosystem every role has its own spaces, so ``shared`` gives one module per
 learned role, like ``per_role``; it differs once roles share spaces.
@@ -39,6 +41,7 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 import envs
 from marlrec.actor_critic import actor_critic_spec
 from marlrec.connectors import env_to_module_connectors
+from marlrec.consensus import CONSENSUS_LEARNERS, STRENGTH_KEY
 from marlrec.encoder.rllib import EncoderMetricsEnvRunner, encoder_pool_callback
 from marlrec.episode_metrics import EcosystemMetricsCallback
 from marlrec.rllib_env import EcosystemMultiAgentEnv
@@ -120,7 +123,7 @@ def module_table(env: envs.RecEcosystemEnv, learned_roles: list[str], sharing: s
         role = env.role_of(agent)
         if role not in learned_roles or sharing == "per_role":
             table[agent] = role
-        elif sharing == "independent":
+        elif sharing in ("independent", "consensus"):
             table[agent] = agent
         else:  # shared: one module per distinct (observation space, action space)
             key = (env.observation_space(agent), env.action_space(agent))
@@ -191,6 +194,10 @@ def build_algorithm_config(spec: ExperimentSpec, algorithm: str, sharing: str, s
     if spec.encoder_pool is not None:  # encoder-wait figures per runner, pool figures
         callbacks.append(encoder_pool_callback(spec.encoder_pool))
         runner["env_runner_cls"] = EncoderMetricsEnvRunner
+    learner: dict[str, Any] = {}
+    if sharing == "consensus":
+        learner = {"learner_class": CONSENSUS_LEARNERS[algorithm],
+                   "learner_config_dict": {STRENGTH_KEY: spec.consensus_strength}}
     return (
         info.config_class()
         .environment(EcosystemMultiAgentEnv, env_config=env_config)
@@ -200,7 +207,7 @@ def build_algorithm_config(spec: ExperimentSpec, algorithm: str, sharing: str, s
                      custom_resources_per_env_runner=dict(resources.env_runner_resources),
                      **runner)
         .learners(num_learners=resources.num_learners,
-                  num_gpus_per_learner=resources.num_gpus_per_learner)
+                  num_gpus_per_learner=resources.num_gpus_per_learner, **learner)
         .multi_agent(policies=set(specs), policy_mapping_fn=AgentToModule(table),
                      policies_to_train=sorted({m for a, m in table.items()
                                                if env.role_of(a) in learned}))

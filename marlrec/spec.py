@@ -15,7 +15,8 @@ is allowed, e.g. ``experiment.roles.user.behaviour: 'oracle' is not one of
     roles:                       # optional: defaults come from the preset
       slate_policy: {learned: true}
       user: {learned: false, behaviour: choice_model}
-    sharing: per_role            # independent | per_role | shared, or a list of them
+    sharing: per_role            # independent | per_role | shared | consensus, or a list
+    consensus_strength: 0.01     # sharing: consensus pulls modules to their role's mean
     algorithms: [PPO, MAPPO]     # PPO | MAPPO | APPO | IMPALA | DQN
     model: {slate_actor: candidate_scoring, fcnet_hiddens: [256, 256]}
     training: {train_batch_size_per_learner: 2000, lr: 0.0003}   # AlgorithmConfig.training
@@ -53,7 +54,7 @@ from envs.ecosystem import EcosystemConfig
 from marlrec.encoder.pool import EncoderPoolConfig
 
 ROLES = envs.ROLES
-SHARING_MODES = ("independent", "per_role", "shared")
+SHARING_MODES = ("independent", "per_role", "shared", "consensus")
 ALGORITHMS = ("PPO", "MAPPO", "APPO", "IMPALA", "DQN")
 """Algorithm names (marlrec.algorithm_config.ALGORITHMS declares their capabilities)."""
 SLATE_ACTORS = ("candidate_scoring", "mlp")
@@ -154,6 +155,7 @@ class ExperimentSpec:
     env: EnvSpec = field(default_factory=EnvSpec)
     roles: dict[str, RoleSpec] = field(default_factory=dict)
     sharing: list[str] = field(default_factory=lambda: ["per_role"])
+    consensus_strength: float = 0.01  # marlrec.consensus: penalty on ||theta - role mean||^2
     algorithms: list[str] = field(default_factory=lambda: ["PPO"])
     model: ModelSpec = field(default_factory=ModelSpec)
     training: dict[str, Any] = field(default_factory=dict)  # AlgorithmConfig.training(...)
@@ -294,6 +296,9 @@ def _check(spec: ExperimentSpec) -> ExperimentSpec:
     for i, mode in enumerate(spec.sharing):
         _one_of(f"{p}.sharing[{i}]" if len(spec.sharing) > 1 else f"{p}.sharing", mode,
                 SHARING_MODES)
+    if not spec.consensus_strength > 0:
+        raise SpecError(f"{p}.consensus_strength: {spec.consensus_strength!r} must be > 0 "
+                        "(0 would be sharing: independent)")
     if not spec.algorithms:
         raise SpecError(f"{p}.algorithms: empty; name at least one of {list(ALGORITHMS)}")
     for i, algo in enumerate(spec.algorithms):

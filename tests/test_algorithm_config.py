@@ -99,3 +99,62 @@ def test_an_algorithm_that_cannot_learn_a_role_is_refused():
 def test_unknown_algorithm_is_refused_before_anything_runs():
     with pytest.raises(ValueError, match="algorithm 'SlateQ' is not one of"):
         build_algorithm_config(tiny_spec("per_role"), "SlateQ", "per_role", seed=0)
+
+
+# ----------------------------------------------------------------------------- consensus
+
+
+def test_consensus_terms_by_hand():
+    import torch
+
+    from marlrec.consensus import consensus_terms
+
+    a = [torch.tensor([1.0, 2.0], requires_grad=True), torch.tensor([[0.0]], requires_grad=True)]
+    b = [torch.tensor([3.0, 2.0], requires_grad=True), torch.tensor([[2.0]], requires_grad=True)]
+    squared, distance = consensus_terms([a, b])
+    # Means [2, 2] and [[1]]: a is (1 - 2)^2 + 0 + (0 - 1)^2 = 2 away, b (3 - 2)^2 + (2 - 1)^2 = 2.
+    assert [float(s) for s in squared] == [2.0, 2.0]
+    assert float(distance) == pytest.approx(2.0**0.5)
+    squared[0].backward()  # the mean is detached: d/d theta = 2 (theta - mean)
+    assert a[0].grad.tolist() == [-2.0, 0.0] and a[1].grad.tolist() == [[-2.0]]
+    assert b[0].grad is None
+
+
+def _distance_to_role_mean(algo, modules: list[str]) -> float:
+    import torch
+
+    from marlrec.consensus import consensus_terms
+
+    params = [[p.detach() for p in algo.get_module(m).parameters()] for m in modules]
+    return float(consensus_terms([[torch.as_tensor(p) for p in ps] for ps in params])[1])
+
+
+def test_consensus_pulls_modules_together_compared_with_independent(local_ray):
+    slates = ["slate_policy_0", "slate_policy_1"]
+    shrink = {}
+    for sharing in ("independent", "consensus"):
+        spec = parse_spec({
+            "name": "t", "env": {"preset": "interest_evolution", "params": TINY},
+            "sharing": sharing, "consensus_strength": 10.0, "algorithms": ["PPO"],
+            "training": {"train_batch_size_per_learner": 200, "minibatch_size": 50,
+                         "num_epochs": 2},
+            "resources": {"num_env_runners": 0}, "logging": {"wandb_mode": "disabled"}})
+        algo = build_algorithm_config(spec, "PPO", sharing, seed=0).build_algo()
+        try:
+            before = _distance_to_role_mean(algo, slates)
+            for _ in range(3):
+                result = algo.train()
+            after = _distance_to_role_mean(algo, slates)
+        finally:
+            algo.stop()
+        shrink[sharing] = after / before
+        logged = result["learners"]["__all_modules__"]
+        assert ("consensus_distance/slate_policy" in logged) == (sharing == "consensus")
+    assert shrink["consensus"] < 1.0
+    assert shrink["consensus"] < shrink["independent"]
+
+
+def test_consensus_strength_must_be_positive():
+    with pytest.raises(spec_module.SpecError,
+                       match=r"experiment.consensus_strength: 0.0 must be > 0"):
+        parse_spec({"name": "t", "sharing": "consensus", "consensus_strength": 0.0})
