@@ -41,13 +41,18 @@ class LearnedBehaviour(ScriptedBehaviour):
                                     f"{checkpoint}")
         return cls(RLModule.from_checkpoint(str(path)), observation_space, name or module_id)
 
-    def act_batch(self, obs: Any, rng: np.random.Generator) -> np.ndarray:
+    def action_dist_inputs(self, obs: Any) -> torch.Tensor:
+        """The module's action-distribution inputs (logits) for a batch of observations;
+        for a slate policy ``(B, S * C)``, slot ``k``'s logits at ``[:, k * C:(k + 1) * C]``."""
         flat = flatten_inputs_to_1d_tensor(obs, spaces_struct=self.structure, batch_axis=True)
         with torch.no_grad():
             out = self.module.forward_inference(
                 {Columns.OBS: torch.as_tensor(np.asarray(flat, np.float32))})
+        return out[Columns.ACTION_DIST_INPUTS]
+
+    def act_batch(self, obs: Any, rng: np.random.Generator) -> np.ndarray:
         dist = self.module.get_inference_action_dist_cls().from_logits(
-            out[Columns.ACTION_DIST_INPUTS])
+            self.action_dist_inputs(obs))
         return dist.to_deterministic().sample().cpu().numpy().astype(np.int64)
 
     def __repr__(self) -> str:

@@ -12,7 +12,10 @@ and writes ``<RESULTS_DIR>/report/`` (atomically):
 - ``learning_curves.png`` (IQM across runs with 95% CI bands), ``absolute_metric.png``,
   ``probability_of_improvement.png``, ``performance_profile.png``, ``tradeoff.png``
   (engagement against provider exposure Gini);
-- ``scores.json`` (every episode of every run) and ``marl_eval.json`` (marl-eval layout).
+- ``scores.json`` (every episode of every run) and ``marl_eval.json`` (marl-eval layout);
+- on MovieLens-100k, the offline ranking metrics of every slate policy on held-out ratings
+  (precision, recall, F1, NDCG, hit rate at 10: :mod:`marlrec.ranking`) next to the
+  simulated engagement and CTR, also in ``scores.json`` under ``"ranking"``.
 
 Every policy must have the same runs (one per training seed) and the same evaluation
 points; otherwise the report is refused, naming what is missing.
@@ -39,9 +42,12 @@ from marlrec.evaluation import (
     learned_behaviours,
     load_modules,
 )
+from marlrec.ranking import METRICS, experiment_ranking
 from marlrec.scripted_comparison import HEADLINE_METRICS, episodes_on_seeds
 from marlrec.spec import ExperimentSpec, parse_spec
 from marlrec.staged_folder import staged_folder
+
+RANKING_K = 10
 
 
 @dataclass
@@ -276,6 +282,27 @@ def metrics_table(policies: list[PolicyRuns], reps: int) -> str:
     return "\n".join(rows)
 
 
+def ranking_table(policies: list[PolicyRuns], ranking: dict[str, dict[str, Any]]) -> str:
+    """Simulated engagement and CTR beside the held-out ranking metrics, one row per
+    policy that has both."""
+    columns = [f"{m}@{RANKING_K}" if m != "hit_rate" else f"HR@{RANKING_K}" for m in METRICS]
+    rows = ["| policy | engagement_per_session (sim) | ctr (sim) | " + " | ".join(columns)
+            + " |", "|---" * (len(columns) + 3) + "|"]
+    for p in policies:
+        if p.policy not in ranking:
+            continue
+        sim = [float(np.mean(p.run_scores(m))) for m in ("engagement_per_session", "ctr")]
+        rows.append(f"| {p.policy} | {sim[0]:.3g} | {sim[1]:.3g} | "
+                    + " | ".join(f"{ranking[p.policy][m]:.3f}" for m in METRICS) + " |")
+    return "\n".join(rows)
+
+
+def ranking_note(spec: ExperimentSpec) -> str:
+    learned = [f"{a} {s}" for a in spec.algorithms for s in spec.sharing]
+    return (f"learned policies {learned}: each run's best slate module scoring every movie "
+            f"as a candidate at a session's start, mean over the {len(spec.seeds)} runs")
+
+
 def curve_table(policies: list[PolicyRuns]) -> str:
     learned = [p for p in policies if p.learned and p.curve]
     if not learned:
@@ -308,6 +335,7 @@ def write_report(folder: str | Path, reps: int = 2000,
     profiles = aggregate.performance_profiles(scores, taus, reps=reps)
     names = [p.policy for p in policies]
     n_episodes = absolute_episodes(spec)
+    ranking = experiment_ranking(folder, spec, evaluation_env(spec), RANKING_K)
 
     out = folder / "report"
     with staged_folder(out) as staging:
@@ -325,14 +353,15 @@ def write_report(folder: str | Path, reps: int = 2000,
             "absolute": {name: {k: [e.point, e.low, e.high] for k, e in by_kind.items()}
                          for name, by_kind in estimates.items()},
             "policies": {p.policy: {"learned": p.learned, "runs": p.episodes,
-                                    "curve": p.curve} for p in policies}}, indent=1))
+                                    "curve": p.curve} for p in policies},
+            "ranking": ranking}, indent=1))
         (staging / "marl_eval.json").write_text(json.dumps(aggregate.marl_eval_json(
             "marlrec", spec.env.preset, metric,
             {p.policy: [[e[metric] for e in run] for run in p.episodes] for p in policies},
             {p.policy: [{int(s): [v[r]] for s, v in p.curve} for r in range(len(p.episodes))]
              for p in policies if p.learned}), indent=1))
         (staging / "report.md").write_text(_markdown(spec, policies, estimates, poi, names,
-                                                     n_episodes, reps))
+                                                     n_episodes, reps, ranking))
     return out
 
 
@@ -354,9 +383,18 @@ def _protocol(spec: ExperimentSpec, n_episodes: int, reps: int) -> str:
 def _markdown(spec: ExperimentSpec, policies: list[PolicyRuns],
               estimates: dict[str, dict[str, aggregate.Estimate]],
               poi: dict[tuple[str, str], aggregate.Estimate], names: list[str],
-              n_episodes: int, reps: int) -> str:
+              n_episodes: int, reps: int, ranking: dict[str, dict[str, Any]] | None) -> str:
     metric = spec.evaluation.metric
     runs = len(spec.seeds)
+    offline = "" if ranking is None else f"""
+## Offline ranking on held-out MovieLens-100k ratings (k = {RANKING_K})
+
+{ranking_table(policies, ranking)}
+
+Each user's unrated-in-training movies ranked, the held-out 20% of their ratings relevant;
+everything a recommender uses comes from the other 80% ({ranking_note(spec)}). Simulated
+columns: means over runs of the absolute-metric episodes above. Protocol: `marlrec/ranking.py`.
+"""
     return f"""# {spec.name}: learned policies against baselines
 
 Preset `{spec.env.preset}` (`{json.dumps(spec.env.params)}`, encoder `{spec.env.encoder}`);
@@ -382,7 +420,7 @@ budget {spec.stop.env_steps:,} env steps per run.
 {metrics_table(policies, reps)}
 
 ![engagement against exposure Gini](tradeoff.png)
-
+{offline}
 ## Evaluations during training ({metric}: mean over runs (each run))
 
 {curve_table(policies)}

@@ -237,3 +237,28 @@ def test_a_killed_driver_resumes_from_its_last_checkpoint(tmp_path):
     # continued from a checkpoint of iteration >= 2, not trained from scratch again
     assert last["training_iteration"] - last["iterations_since_restore"] >= 2
     assert len(checkpoints) == 2  # num_to_keep
+
+
+def test_a_movielens_report_puts_held_out_ranking_next_to_simulated_metrics(
+        local_ray, movielens_data, tmp_path):
+    from marlrec.report import write_report
+    from marlrec.run import run_experiment
+
+    params = {**TINY, "catalog": "movielens-100k"}
+    for key in ("num_items", "num_providers", "num_users"):
+        params.pop(key)
+    spec = tiny_spec(tmp_path, env={"preset": "interest_evolution", "params": params})
+    spec = parse_spec({**spec.to_dict(), "evaluation": {
+        "episodes": 2, "seed": 1000, "every_env_steps": 200, "absolute_factor": 2,
+        "baselines": ["random", "popularity", "collaborative_filtering"]}})
+    run_experiment(spec, verbose=0)
+    out = write_report(tmp_path / "tiny", reps=100)
+    report = (out / "report.md").read_text()
+    assert "## Offline ranking on held-out MovieLens-100k ratings (k = 10)" in report
+    ranking = json.loads((out / "scores.json").read_text())["ranking"]
+    assert set(ranking) == {"PPO per_role", "random", "popularity", "collaborative_filtering"}
+    assert len(ranking["PPO per_role"]["runs"]) == 2
+    for name, row in ranking.items():
+        assert f"| {name} |" in report.split("## Offline ranking")[1]
+        assert 0.0 <= row["ndcg"] <= 1.0 and row["users"] > 900
+    assert ranking["collaborative_filtering"]["ndcg"] > ranking["random"]["ndcg"]

@@ -1,0 +1,239 @@
+"""Offline ranking metrics on held-out MovieLens-100k ratings, for every recommender.
+
+The simulated metrics say how a policy does in the ecosystem; these say how it ranks real
+held-out ratings, the recommender-systems view. A policy that wins on simulated clicks but
+loses on held-out ranking (or the reverse) shows in the two tables side by side.
+
+Protocol (the same split as the collaborative-filtering baseline): per user, a seeded 20%
+of the ratings is held out (:func:`envs.user_model_check.heldout_split`); everything a
+recommender uses (popularity, appeal, quality, the user's state, ALS factors) comes from
+the other 80%. Each user's unrated-in-training movies are ranked; the held-out ones are
+the relevant items (binary relevance); ties are broken by one seeded random permutation of
+the movies. Users with no held-out rating are skipped.
+
+Metrics at cut-off ``k``, per user, then averaged: precision@k = hits / k; recall@k = hits
+/ relevant; F1@k their harmonic mean (0 when both are 0); NDCG@k with gains
+``1 / log2(rank + 1)`` (:func:`envs.user_model_check.ndcg_at_k`); hit rate@k = 1 when at
+least one hit.
+
+Scores per recommender (``(n_users, n_items)``, higher first): ``random`` (seeded),
+``popularity`` and ``greedy_by_appeal`` (training rating counts; appeal is their
+standardised log, the same order), ``greedy_by_quality`` (the smoothed mean training
+rating: the simulator's hidden quality, here from training ratings only),
+``greedy_by_similarity`` (``<user state, item vector>``, the user state being the unit
+mean of the centred vectors of the user's last ``history_length`` training ratings by time,
+the env's ``item_mean`` state), ``collaborative_filtering`` (ALS on the training split).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from envs.catalog import movielens_catalog
+from envs.encoding import unit_rows
+from envs.movielens import MovieLens100k
+from envs.user_model_check import heldout_split, ndcg_at_k, rated_matrix
+
+METRICS = ("precision", "recall", "f1", "ndcg", "hit_rate")
+BASELINE_SCORERS = ("random", "popularity", "greedy_by_appeal", "greedy_by_quality",
+                    "greedy_by_similarity", "collaborative_filtering")
+
+
+def ranking_metrics(scores: np.ndarray, relevant: np.ndarray, k: int,
+                    candidates: np.ndarray | None = None,
+                    tiebreak: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per-user precision, recall, F1, NDCG and hit rate at ``k`` of ranking the candidate
+    columns by ``scores`` (see the module docstring); rows without a relevant candidate are
+    dropped. Arguments as :func:`envs.user_model_check.ndcg_at_k`."""
+    if not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError(f"k={k!r} must be an integer >= 1")
+    scores = np.asarray(scores, np.float64)
+    relevant = np.asarray(relevant, bool)
+    if scores.ndim != 2 or relevant.shape != scores.shape:
+        raise ValueError(f"relevant has shape {relevant.shape}, scores {scores.shape}; both "
+                         "must be (n_users, n_items)")
+    allowed = np.ones_like(relevant) if candidates is None else np.asarray(candidates, bool)
+    relevant = relevant & allowed
+    masked = np.where(allowed, scores, -np.inf)
+    tie = np.arange(scores.shape[1]) if tiebreak is None else np.asarray(tiebreak)
+    order = np.lexsort((np.broadcast_to(tie, scores.shape), -masked), axis=1)[:, :k]
+    hits = (np.take_along_axis(relevant, order, axis=1)
+            & np.take_along_axis(allowed, order, axis=1)).sum(axis=1)
+    n_relevant = relevant.sum(axis=1)
+    keep = n_relevant > 0
+    precision = hits[keep] / k
+    recall = hits[keep] / n_relevant[keep]
+    total = precision + recall
+    f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(total), where=total > 0)
+    return {
+        "precision": precision, "recall": recall, "f1": f1,
+        "ndcg": ndcg_at_k(scores, relevant, k, allowed, tiebreak)[keep],
+        "hit_rate": (hits[keep] > 0).astype(np.float64),
+    }
+
+
+def recent_item_state(data: MovieLens100k, train: np.ndarray, item_vectors: np.ndarray,
+                      history_length: int) -> np.ndarray:
+    """``(n_users, d)`` unit mean of the vectors of each user's last ``history_length``
+    training ratings by time (zero for a user with none)."""
+    idx = np.flatnonzero(train)
+    order = idx[np.lexsort((-data.rating_time[idx], data.rating_user[idx]))]
+    users = data.rating_user[order]
+    rank = np.arange(order.size) - np.searchsorted(users, users)  # position within the user
+    recent = order[rank < history_length]
+    state = np.zeros((data.n_users, item_vectors.shape[1]), np.float32)
+    np.add.at(state, data.rating_user[recent], item_vectors[data.rating_item[recent]])
+    return unit_rows(state)
+
+
+def baseline_scores(name: str, data: MovieLens100k, train: np.ndarray,
+                    item_vectors: np.ndarray, history_length: int = 5,
+                    seed: int = 0) -> np.ndarray:
+    """``(n_users, n_items)`` scores of the baseline ``name`` (:data:`BASELINE_SCORERS`)
+    from the ``train`` ratings only."""
+    shape = (data.n_users, data.n_items)
+    if name == "random":
+        return np.random.default_rng(seed + 23).random(shape)
+    if name == "collaborative_filtering":
+        from marlrec.collaborative_filtering import train_als
+
+        factors = train_als(data, train, seed=seed)
+        return factors.user @ factors.item.T
+    if name == "greedy_by_similarity":
+        state = recent_item_state(data, train, item_vectors, history_length)
+        return state @ item_vectors.T
+    catalog = movielens_catalog(data, rating_mask=train)
+    column = {"popularity": catalog.prior_popularity, "greedy_by_appeal": catalog.appeal,
+              "greedy_by_quality": catalog.quality}
+    if name not in column:
+        raise ValueError(f"unknown baseline {name!r} for offline ranking; allowed: "
+                         f"{list(BASELINE_SCORERS)}")
+    return np.broadcast_to(column[name].astype(np.float64), shape)
+
+
+def heldout_ranking(data: MovieLens100k, scorers: dict[str, Any], k: int = 10,
+                    holdout: float = 0.2, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Mean metrics at ``k`` of each scorer, ``scorers[name](train_mask) -> scores``, on
+    the seeded held-out split (per-user arrays under ``"per_user"``)."""
+    train = heldout_split(data, holdout, seed)
+    candidates = ~rated_matrix(data, train)
+    relevant = rated_matrix(data, ~train)
+    tiebreak = np.random.default_rng(seed).permutation(data.n_items)
+    out: dict[str, dict[str, Any]] = {}
+    for name, scorer in scorers.items():
+        per_user = ranking_metrics(scorer(train), relevant, k, candidates, tiebreak)
+        out[name] = {m: float(v.mean()) for m, v in per_user.items()}
+        out[name]["users"] = int(per_user["ndcg"].size)
+    return out
+
+
+# ----------------------------------------------------------------------------- learned
+
+
+def user_states(env: Any, data: MovieLens100k, train: np.ndarray) -> np.ndarray:
+    """``(n_users, d)``: each MovieLens user's state as ``env`` would show it to the slate
+    policy after the user's last ``history_length`` training ratings (by time) were the
+    session's history: ``item_mean`` / ``text_deferred`` the unit mean of their vectors,
+    ``text`` the encoded "profile + Recently watched: titles", ``interest`` the interest
+    built from the training ratings."""
+    cfg, vectors = env.config, env.item_vectors
+    if cfg.user_state == "interest":
+        from envs.users import MovieLensUsers
+
+        return MovieLensUsers(data, rating_mask=train).build(env.catalog, vectors).interest
+    if cfg.user_state != "text":
+        return recent_item_state(data, train, vectors, cfg.user_model.history_length)
+    idx = np.flatnonzero(train)
+    order = idx[np.lexsort((-data.rating_time[idx], data.rating_user[idx]))]
+    recent: list[list[str]] = [[] for _ in range(data.n_users)]
+    for i in order:
+        titles = recent[data.rating_user[i]]
+        if len(titles) < cfg.user_model.history_length:
+            titles.append(env.catalog.titles[data.rating_item[i]])
+    texts = [f"{profile} Recently watched: {'; '.join(t)}." if t else profile
+             for profile, t in zip(env.population.profiles, recent, strict=True)]
+    return unit_rows(np.asarray(env.encoder(texts), np.float32) - env.state_centre)
+
+
+def policy_scores(behaviour: Any, env: Any, data: MovieLens100k, train: np.ndarray,
+                  users_per_batch: int = 16) -> np.ndarray:
+    """``(n_users, n_items)`` scores of a learned slate policy (a
+    :class:`marlrec.learned_behaviour.LearnedBehaviour`): its first slot's logits for every
+    movie, shown ``num_candidates`` at a time as candidates of an observation built as
+    ``env`` builds them at a session's start (the user's state, see :func:`user_states`;
+    appeal, popularity and quality from the training ratings; nothing observed yet). Exact
+    for the candidate-scoring actor, whose score of a candidate does not depend on the
+    others; an ``mlp`` actor's depend on the chunk they are shown in."""
+    from envs.ecosystem import CANDIDATE_FEATURES, FEATURE_BOUND
+
+    cfg, vectors = env.config, env.item_vectors
+    c, n = cfg.num_candidates, data.n_items
+    state = user_states(env, data, train)
+    catalog = movielens_catalog(data, rating_mask=train)
+    popularity = np.log1p(catalog.prior_popularity) / np.log1p(
+        catalog.prior_popularity.max() + 1.0)
+    chunks = -(-n // c)
+    layout = np.resize(np.arange(n), chunks * c).reshape(chunks, c)  # last chunk wraps
+    n_features = len(CANDIDATE_FEATURES) + int(cfg.reveal_quality)
+    out = np.empty((data.n_users, n))
+    for start in range(0, data.n_users, users_per_batch):
+        users = np.arange(start, min(start + users_per_batch, data.n_users))
+        items = np.tile(layout, (users.size, 1))  # (users * chunks, c)
+        user_state = np.repeat(state[users], chunks, axis=0)
+        candidates = vectors[items]
+        features = np.zeros((*items.shape, n_features), np.float32)
+        features[..., 0] = catalog.appeal[items]
+        features[..., 1] = popularity[items]
+        features[..., 3] = np.einsum("rcd,rd->rc", candidates, user_state)
+        if cfg.reveal_quality:
+            features[..., 4] = catalog.quality[items]
+        obs = {"user_state": user_state, "candidates": candidates,
+               "candidate_features": np.clip(features, -FEATURE_BOUND, FEATURE_BOUND),
+               "session": np.zeros((items.shape[0], 2), np.float32)}
+        first_slot = behaviour.action_dist_inputs(obs)[:, :c].cpu().numpy()
+        out[users] = first_slot.reshape(users.size, chunks * c)[:, :n]
+    return out
+
+
+# ----------------------------------------------------------------------------- experiments
+
+
+def experiment_ranking(folder: Any, spec: Any, env: Any, k: int = 10
+                       ) -> dict[str, dict[str, Any]] | None:
+    """Held-out ranking metrics of every learned slate policy (each run's best modules;
+    means over runs, and each run's) and every slate baseline of an experiment on
+    MovieLens-100k; ``None`` when the experiment has no MovieLens catalog or no learned
+    slate policy. Names as in the report (``"<algorithm> <sharing>"``, baseline names)."""
+    if spec.env.params.get("catalog") != "movielens-100k" or \
+            "slate_policy" not in spec.learned_roles:
+        return None
+    from envs.movielens import load_movielens_100k, movielens_dir
+    from marlrec.algorithm_config import module_table
+    from marlrec.evaluation import best_folder, load_modules
+    from marlrec.learned_behaviour import LearnedBehaviour
+
+    data = load_movielens_100k(movielens_dir(spec.env.params.get("data_dir")))
+    seed = spec.evaluation.seed
+    scorers: dict[str, Any] = {}
+    for name in spec.evaluation.baselines:
+        if name in BASELINE_SCORERS:
+            scorers[name] = (lambda train, n=name: baseline_scores(
+                n, data, train, env.item_vectors, env.config.user_model.history_length, seed))
+    table = heldout_ranking(data, scorers, k=k, seed=seed)
+    space = env.observation_space("slate_policy_0")
+    for algorithm in spec.algorithms:
+        for sharing in spec.sharing:
+            module_id = module_table(env, spec.learned_roles, sharing)["slate_policy_0"]
+            runs = []
+            for run_seed in spec.seeds:
+                modules, _ = load_modules(best_folder(folder, algorithm, sharing, run_seed))
+                behaviour = LearnedBehaviour(modules[module_id], space, module_id)
+                runs.append(heldout_ranking(data, {"run": lambda train, b=behaviour:
+                                                   policy_scores(b, env, data, train)},
+                                            k=k, seed=seed)["run"])
+            table[f"{algorithm} {sharing}"] = {
+                **{m: float(np.mean([r[m] for r in runs])) for m in METRICS},
+                "users": runs[0]["users"], "runs": runs}
+    return table
