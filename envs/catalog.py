@@ -48,11 +48,17 @@ class Catalog:
     features: np.ndarray | None = None
     """(n, d) fixed item vectors (RecSim's one-hot topics) used as they are instead of the
     encoder's text embeddings; ``None`` for text catalogs."""
+    genres: tuple[tuple[str, ...], ...] | None = None
+    """Per item, all its genres (MovieLens); ``None``: the topic is the only genre."""
+    years: np.ndarray | None = None
+    """(n,) int32 release years, 0 when unknown; ``None``: no years."""
 
     def __post_init__(self) -> None:
         n = len(self.titles)
         sized = ("texts", "topic", "quality", "appeal", "prior_popularity", "provider")
-        for field in sized + (("features",) if self.features is not None else ()):
+        optional = tuple(f for f in ("features", "genres", "years")
+                         if getattr(self, f) is not None)
+        for field in sized + optional:
             if len(getattr(self, field)) != n:
                 raise ValueError(f"Catalog {self.name!r}: {field} has {len(getattr(self, field))}"
                                  f" entries, titles has {n}")
@@ -274,4 +280,6 @@ def movielens_catalog(data: MovieLens100k, num_providers: int = 20,
         prior_popularity=counts,
         provider=studio,
         provider_names=tuple(studio_names),
+        genres=tuple(tuple(g) for g in data.genres),
+        years=np.asarray(data.years, np.int32),
     )

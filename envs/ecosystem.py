@@ -70,6 +70,7 @@ from pettingzoo import ParallelEnv
 
 from envs.catalog import Catalog
 from envs.encoding import HashingTextEncoder, TextEncoder, encode_checked, unit_rows
+from envs.item_features import ItemFeatureBuilder
 from envs.metrics import EpisodeMetrics
 from envs.providers import ProviderMarket, ProviderModel
 from envs.users import (
@@ -107,6 +108,7 @@ class EcosystemConfig:
     user_state: str = "text"
     reveal_quality: bool = False
     session_ends_episode: bool = False
+    item_attributes: bool = False
     user_model: UserModel = field(default_factory=UserModel)
     provider_model: ProviderModel = field(default_factory=ProviderModel)
 
@@ -123,6 +125,8 @@ class EcosystemConfig:
             raise ValueError(f"retrieval_share={self.retrieval_share!r} must be in [0, 1]")
         if self.user_state not in USER_STATES:
             raise ValueError(f"user_state={self.user_state!r} is not one of {USER_STATES}")
+        if not isinstance(self.item_attributes, bool):
+            raise ValueError(f"item_attributes={self.item_attributes!r} must be true or false")
         if not isinstance(self.session_ends_episode, bool):
             raise ValueError(f"session_ends_episode={self.session_ends_episode!r} must be true "
                              "or false")
@@ -321,12 +325,17 @@ class RecEcosystemEnv(ParallelEnv):
         n_features = len(CANDIDATE_FEATURES) + int(cfg.reveal_quality)
         unit = {"low": -1.0, "high": 1.0, "dtype": np.float32}
         bounded = {"low": -FEATURE_BOUND, "high": FEATURE_BOUND, "dtype": np.float32}
-        slate_obs = spaces.Dict({
+        slate_keys: dict[str, spaces.Space] = {
             "user_state": spaces.Box(shape=(d,), **unit),
             "candidates": spaces.Box(shape=(c, d), **unit),
             "candidate_features": spaces.Box(shape=(c, n_features), **bounded),
             "session": spaces.Box(0.0, 1.0, (2,), np.float32),
-        })
+        }
+        self.item_features = ItemFeatureBuilder(catalog) if cfg.item_attributes else None
+        if self.item_features is not None:
+            slate_keys["candidate_attributes"] = spaces.Box(
+                0.0, 1.0, (c, self.item_features.size), np.float32)
+        slate_obs = spaces.Dict(slate_keys)
         user_obs = spaces.Dict({
             "interest": spaces.Box(shape=(d,), **unit),
             "slate": spaces.Box(shape=(s, d), **unit),
@@ -588,14 +597,17 @@ class RecEcosystemEnv(ParallelEnv):
         slate_features[..., 1] = self._item_popularity[shown]
         budget = np.empty((b, 1), np.float32)
         budget[:, 0] = np.clip(self._budget / cfg.user_model.budget, 0.0, 1.0)
+        slate = {
+            "user_state": self._state.copy(),
+            "candidates": cand_vec,
+            "candidate_features": np.clip(features, -FEATURE_BOUND, FEATURE_BOUND,
+                                          out=features),
+            "session": session,
+        }
+        if self.item_features is not None:
+            slate["candidate_attributes"] = self.item_features.build(cand, self.market.owner)
         return {
-            "slate_policy": {
-                "user_state": self._state.copy(),
-                "candidates": cand_vec,
-                "candidate_features": np.clip(features, -FEATURE_BOUND, FEATURE_BOUND,
-                                              out=features),
-                "session": session,
-            },
+            "slate_policy": slate,
             "user": {
                 "interest": self._interest.copy(),
                 "slate": self.item_vectors[shown],

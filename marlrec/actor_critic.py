@@ -4,11 +4,12 @@ One module class, two choices (``model_config``):
 
 - **actor** (``slate_actor``): for a slate policy, ``"candidate_scoring"`` (default) scores
   every candidate with one small MLP shared across candidates, from the candidate's
-  embedding, its features, the user state, their elementwise product and the session
-  features; the logits of slot ``k`` are the candidates' ``k``-th scores. It is
-  permutation-equivariant in the candidates, as recommender scorers are, so it learns from
-  thousands rather than millions of steps. ``"mlp"`` is a plain MLP on the flattened
-  observation (RLlib's default model). Users and providers always get the MLP.
+  embedding, its features (and its attributes, with the env's ``item_attributes``), the
+  user state, their elementwise product and the session features; the logits of slot ``k``
+  are the candidates' ``k``-th scores. It is permutation-equivariant in the candidates, as
+  recommender scorers are, so it learns from thousands rather than millions of steps.
+  ``"mlp"`` is a plain MLP on the flattened observation (RLlib's default model). Users
+  and providers always get the MLP.
 - **critic** (``global_state_dim``): ``0`` gives PPO's decentralised critic (an MLP on the
   agent's own flattened observation). ``> 0`` gives MAPPO's centralised critic: the agent's
   observation arrives as ``{"obs": own observation, "state": env.state()}``
@@ -94,9 +95,12 @@ class CandidateScoringActor(nn.Module):
         num_candidates, dim = own_space["candidates"].shape
         self.num_candidates, self.dim = num_candidates, dim
         self.num_features = own_space["candidate_features"].shape[1]
+        # item attributes (env item_attributes=True: genres, year, popularity, provider)
+        self.num_attributes = (own_space["candidate_attributes"].shape[1]
+                               if "candidate_attributes" in own_space.spaces else 0)
         self.session_dim = gym.spaces.flatdim(own_space["session"])
         self.slate_size = slate_size
-        width = 3 * dim + self.num_features + self.session_dim
+        width = 3 * dim + self.num_features + self.num_attributes + self.session_dim
         self.scorer = mlp([width, *hiddens, slate_size], activation)
 
     def forward(self, own: torch.Tensor) -> torch.Tensor:
@@ -107,7 +111,10 @@ class CandidateScoringActor(nn.Module):
         features = part["candidate_features"].reshape(batch, c, self.num_features)
         user = part["user_state"].unsqueeze(1).expand(batch, c, self.dim)
         session = part["session"].unsqueeze(1).expand(batch, c, self.session_dim)
-        x = torch.cat([candidates, user, candidates * user, features, session], dim=-1)
+        parts = [candidates, user, candidates * user, features, session]
+        if self.num_attributes:
+            parts.append(part["candidate_attributes"].reshape(batch, c, self.num_attributes))
+        x = torch.cat(parts, dim=-1)
         scores = self.scorer(x)  # (batch, candidates, slots)
         return scores.transpose(1, 2).reshape(batch, self.slate_size * c)
 

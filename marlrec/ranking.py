@@ -192,6 +192,8 @@ def policy_scores(behaviour: Any, env: Any, data: MovieLens100k, train: np.ndarr
         obs = {"user_state": user_state, "candidates": candidates,
                "candidate_features": np.clip(features, -FEATURE_BOUND, FEATURE_BOUND),
                "session": np.zeros((items.shape[0], 2), np.float32)}
+        if env.item_features is not None:
+            obs["candidate_attributes"] = env.item_features.build(items, env.catalog.provider)
         first_slot = behaviour.action_dist_inputs(obs)[:, :c].cpu().numpy()
         out[users] = first_slot.reshape(users.size, chunks * c)[:, :n]
     return out
