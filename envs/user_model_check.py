@@ -100,6 +100,20 @@ def rated_matrix(data: MovieLens100k, rating_mask: np.ndarray) -> np.ndarray:
     return out
 
 
+def ranking_inputs(scores: np.ndarray, relevant: np.ndarray, k: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``scores`` as float64 and ``relevant`` as bool ``(n_users, n_items)`` arrays; raises
+    ``ValueError`` for a cut-off ``k`` below 1 or mismatched shapes."""
+    if not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError(f"k={k!r} must be an integer >= 1")
+    scores = np.asarray(scores, np.float64)
+    relevant = np.asarray(relevant, bool)
+    if scores.ndim != 2 or relevant.shape != scores.shape:
+        raise ValueError(f"relevant has shape {relevant.shape}, scores {scores.shape}; both "
+                         "must be (n_users, n_items)")
+    return scores, relevant
+
+
 def ndcg_at_k(scores: np.ndarray, relevant: np.ndarray, k: int,
               candidates: np.ndarray | None = None,
               tiebreak: np.ndarray | None = None) -> np.ndarray:
@@ -119,13 +133,7 @@ def ndcg_at_k(scores: np.ndarray, relevant: np.ndarray, k: int,
         ``IDCG@k`` that of ``min(k, |relevant|)`` hits; NaN for rows with no relevant
         candidate.
     """
-    if not isinstance(k, int | np.integer) or k < 1:
-        raise ValueError(f"k={k!r} must be an integer >= 1")
-    scores = np.asarray(scores, np.float64)
-    relevant = np.asarray(relevant, bool)
-    if scores.ndim != 2 or relevant.shape != scores.shape:
-        raise ValueError(f"relevant has shape {relevant.shape}, scores {scores.shape}; both "
-                         "must be (n_users, n_items)")
+    scores, relevant = ranking_inputs(scores, relevant, k)
     if candidates is not None:
         candidates = np.asarray(candidates, bool)
         if candidates.shape != scores.shape:

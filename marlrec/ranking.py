@@ -34,7 +34,7 @@ import numpy as np
 from envs.catalog import movielens_catalog
 from envs.encoding import unit_rows
 from envs.movielens import MovieLens100k
-from envs.user_model_check import heldout_split, ndcg_at_k, rated_matrix
+from envs.user_model_check import heldout_split, ndcg_at_k, ranking_inputs, rated_matrix
 
 METRICS = ("precision", "recall", "f1", "ndcg", "hit_rate")
 BASELINE_SCORERS = ("random", "popularity", "greedy_by_appeal", "greedy_by_quality",
@@ -47,13 +47,7 @@ def ranking_metrics(scores: np.ndarray, relevant: np.ndarray, k: int,
     """Per-user precision, recall, F1, NDCG and hit rate at ``k`` of ranking the candidate
     columns by ``scores`` (see the module docstring); rows without a relevant candidate are
     dropped. Arguments as :func:`envs.user_model_check.ndcg_at_k`."""
-    if not isinstance(k, int | np.integer) or k < 1:
-        raise ValueError(f"k={k!r} must be an integer >= 1")
-    scores = np.asarray(scores, np.float64)
-    relevant = np.asarray(relevant, bool)
-    if scores.ndim != 2 or relevant.shape != scores.shape:
-        raise ValueError(f"relevant has shape {relevant.shape}, scores {scores.shape}; both "
-                         "must be (n_users, n_items)")
+    scores, relevant = ranking_inputs(scores, relevant, k)
     allowed = np.ones_like(relevant) if candidates is None else np.asarray(candidates, bool)
     relevant = relevant & allowed
     masked = np.where(allowed, scores, -np.inf)
