@@ -109,9 +109,17 @@ class GreedyByAppeal(_SlateByFeature):
 class GreedyBySimilarity(_SlateByFeature):
     """The candidates most similar to the user state (``<state, candidate>``): a
     content-based recommender; with ``user_state="interest"`` the highest click affinity,
-    RecSim's myopic agent."""
+    RecSim's myopic agent. When the observation carries the session's encoded intent
+    (env ``intent="on"``) it adds ``<intent, candidate>``."""
 
     feature = "similarity"
+
+    def act_batch(self, obs: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        if "intent" not in obs:
+            return super().act_batch(obs, rng)
+        similarity = obs["candidate_features"][..., CANDIDATE_FEATURES.index("similarity")]
+        stated = np.einsum("bcd,bd->bc", obs["candidates"], obs["intent"])
+        return _top_positions(similarity + stated, self.slate_size)
 
 
 class GreedyByQuality(_SlateByFeature):

@@ -22,7 +22,8 @@ Timing (the pipeline). At step ``t``:
 4. The env retrieves the candidates of step ``t + 1`` for every session.
 
 Candidates: ``ceil(retrieval_share * num_candidates)`` live items nearest to the user state
-(excluding the user's recent history), found in a ``retrieval_dim``-dimensional PCA
+(plus the encoded session intent with ``intent="on"``, see :mod:`envs.intents`; excluding
+the user's recent history), found in a ``retrieval_dim``-dimensional PCA
 projection of the item vectors as an approximate-nearest-neighbour index would, ordered
 nearest first; the rest are distinct random live items.
 
@@ -70,6 +71,7 @@ from pettingzoo import ParallelEnv
 
 from envs.catalog import Catalog
 from envs.encoding import HashingTextEncoder, TextEncoder, encode_checked, unit_rows
+from envs.intents import INTENT_MODES, IntentVocabulary
 from envs.item_features import ItemFeatureBuilder
 from envs.metrics import EpisodeMetrics
 from envs.providers import ProviderMarket, ProviderModel
@@ -82,6 +84,7 @@ from envs.users import (
     budget_change,
     drift_interest,
     recsim_interest_update,
+    topic_centroids,
     watch_time,
 )
 
@@ -109,6 +112,7 @@ class EcosystemConfig:
     reveal_quality: bool = False
     session_ends_episode: bool = False
     item_attributes: bool = False
+    intent: str = "off"
     user_model: UserModel = field(default_factory=UserModel)
     provider_model: ProviderModel = field(default_factory=ProviderModel)
 
@@ -125,6 +129,10 @@ class EcosystemConfig:
             raise ValueError(f"retrieval_share={self.retrieval_share!r} must be in [0, 1]")
         if self.user_state not in USER_STATES:
             raise ValueError(f"user_state={self.user_state!r} is not one of {USER_STATES}")
+        if isinstance(self.intent, bool):  # YAML reads a bare on / off as true / false
+            object.__setattr__(self, "intent", "on" if self.intent else "off")
+        if self.intent not in INTENT_MODES:
+            raise ValueError(f"intent={self.intent!r} is not one of {INTENT_MODES}")
         if not isinstance(self.item_attributes, bool):
             raise ValueError(f"item_attributes={self.item_attributes!r} must be true or false")
         if not isinstance(self.session_ends_episode, bool):
@@ -294,6 +302,16 @@ class RecEcosystemEnv(ParallelEnv):
         if self.population.interest.shape[1] != self.embedding_dim:
             raise ValueError(f"user interests have dimension {self.population.interest.shape[1]}"
                              f", item vectors {self.embedding_dim}")
+        if catalog.features is not None and cfg.intent != "off":
+            raise ValueError(f"intent={cfg.intent!r} needs a text catalog; catalog "
+                             f"{catalog.name!r} has fixed item features")
+        self.intents: IntentVocabulary | None = None
+        if cfg.intent != "off":
+            self.intents = IntentVocabulary(catalog, topic_centroids(catalog, self.item_vectors))
+            key = f"intents:{_digest(self.intents.texts)}:{catalog.fingerprint()}"
+            self._intent_vectors = _cached(self.encoder, key, lambda: unit_rows(
+                _encode_shared(self.encoder, key, self.intents.texts, "intent texts")
+                - self._centre))
         if catalog.features is not None and cfg.user_state != "interest":
             raise ValueError(f"user_state={cfg.user_state!r} needs text embeddings, but catalog "
                              f"{catalog.name!r} has fixed item features: use "
@@ -335,6 +353,8 @@ class RecEcosystemEnv(ParallelEnv):
         if self.item_features is not None:
             slate_keys["candidate_attributes"] = spaces.Box(
                 0.0, 1.0, (c, self.item_features.size), np.float32)
+        if cfg.intent == "on":
+            slate_keys["intent"] = spaces.Box(shape=(d,), **unit)
         slate_obs = spaces.Dict(slate_keys)
         user_obs = spaces.Dict({
             "interest": spaces.Box(shape=(d,), **unit),
@@ -410,6 +430,7 @@ class RecEcosystemEnv(ParallelEnv):
         self._user = np.zeros(b, np.int64)
         self._interest = np.zeros((b, self.embedding_dim), np.float32)
         self._budget = np.zeros(b)
+        self._intent = np.zeros(b, np.int64)  # index into self.intents.texts
         self._state = np.zeros((b, self.embedding_dim), np.float32)
         self._retrieved = np.zeros((b, cfg.num_retrieved), np.int64)
         self._refresh_live()
@@ -606,6 +627,8 @@ class RecEcosystemEnv(ParallelEnv):
         }
         if self.item_features is not None:
             slate["candidate_attributes"] = self.item_features.build(cand, self.market.owner)
+        if cfg.intent == "on":
+            slate["intent"] = self._intent_vectors[self._intent]
         return {
             "slate_policy": slate,
             "user": {
@@ -633,6 +656,13 @@ class RecEcosystemEnv(ParallelEnv):
         """Population index ``(B,)`` of the user in each session slot (for MovieLens users:
         the MovieLens user index). Privileged: not part of any observation."""
         return self._user.copy()
+
+    @property
+    def session_intents(self) -> list[str]:
+        """The intent text of each session slot (``intent`` not ``"off"``)."""
+        if self.intents is None:
+            raise ValueError("this env has intent='off': sessions carry no intent")
+        return [self.intents.texts[i] for i in self._intent]
 
     @property
     def candidate_items(self) -> np.ndarray:
@@ -665,6 +695,11 @@ class RecEcosystemEnv(ParallelEnv):
         users = self._rng.integers(0, self.population.num_users, slots.size)
         self._user[slots] = users
         self._interest[slots] = self.population.interest[users]
+        if self.intents is not None:  # the session's intent pulls its interest
+            self._intent[slots] = intent = self.intents.draw(self._interest[slots], self._rng)
+            self._interest[slots] = unit_rows(
+                (1.0 - um.intent_weight) * self._interest[slots]
+                + um.intent_weight * self.intents.centroid_of(intent))
         self._budget[slots] = um.budget
         self._history[slots] = -1
         self._history_sum[slots] = 0.0
@@ -735,7 +770,11 @@ class RecEcosystemEnv(ParallelEnv):
         cfg = self.config
         r, c = cfg.num_retrieved, cfg.num_candidates
         if r and slots.size:
-            scores = self._state_index[slots] @ self._live_index.T
+            query = self._state_index[slots]
+            if cfg.intent == "on":  # the platform hears the intent: it retrieves with it too
+                query = unit_rows(query) + self._intent_vectors[self._intent[slots]] @ \
+                    self._retrieval_basis
+            scores = query @ self._live_index.T
             recent = self._live_position[self._history[slots]]  # -1: empty or not live
             hr, hc = np.nonzero(recent >= 0)
             scores[hr, recent[hr, hc]] = -np.inf

@@ -66,6 +66,7 @@ class UserModel:
     watch_model: str = "quality_sigmoid"
     step_cost_on_click: bool = True
     interest_update: str = "unit_drift"
+    intent_weight: float = 0.5  # how far a session's intent pulls its interest (envs.intents)
 
     def __post_init__(self) -> None:
         positive = ("choice_temperature", "item_length", "budget")
@@ -76,6 +77,9 @@ class UserModel:
         for name in non_negative:
             if not getattr(self, name) >= 0:
                 raise ValueError(f"user_model.{name}={getattr(self, name)!r} must be >= 0")
+        if not 0 <= self.intent_weight <= 1:
+            raise ValueError(f"user_model.intent_weight={self.intent_weight!r} must be in "
+                             "[0, 1]")
         if not 0 <= self.interest_drift <= 1:
             raise ValueError(f"user_model.interest_drift={self.interest_drift!r} must be in "
                              "[0, 1]")

@@ -5,9 +5,11 @@ One module class, two choices (``model_config``):
 - **actor** (``slate_actor``): for a slate policy, ``"candidate_scoring"`` (default) scores
   every candidate with one small MLP shared across candidates, from the candidate's
   embedding, its features (and its attributes, with the env's ``item_attributes``), the
-  user state, their elementwise product and the session features; the logits of slot ``k``
-  are the candidates' ``k``-th scores. It is permutation-equivariant in the candidates, as
-  recommender scorers are, so it learns from thousands rather than millions of steps.
+  user state, their elementwise product, the session features (and the encoded session
+  intent and its product with the candidate, with the env's ``intent="on"``); the logits of
+  slot ``k`` are the candidates' ``k``-th scores. It is permutation-equivariant in the
+  candidates, as recommender scorers are, so it learns from thousands rather than millions
+  of steps.
   ``"mlp"`` is a plain MLP on the flattened observation (RLlib's default model). Users
   and providers always get the MLP.
 - **critic** (``global_state_dim``): ``0`` gives PPO's decentralised critic (an MLP on the
@@ -98,9 +100,12 @@ class CandidateScoringActor(nn.Module):
         # item attributes (env item_attributes=True: genres, year, popularity, provider)
         self.num_attributes = (own_space["candidate_attributes"].shape[1]
                                if "candidate_attributes" in own_space.spaces else 0)
+        # the encoded session intent (env intent="on"): read with and against each candidate
+        self.has_intent = "intent" in own_space.spaces
         self.session_dim = gym.spaces.flatdim(own_space["session"])
         self.slate_size = slate_size
-        width = 3 * dim + self.num_features + self.num_attributes + self.session_dim
+        width = (3 * dim + self.num_features + self.num_attributes + self.session_dim
+                 + 2 * dim * self.has_intent)
         self.scorer = mlp([width, *hiddens, slate_size], activation)
 
     def forward(self, own: torch.Tensor) -> torch.Tensor:
@@ -114,6 +119,9 @@ class CandidateScoringActor(nn.Module):
         parts = [candidates, user, candidates * user, features, session]
         if self.num_attributes:
             parts.append(part["candidate_attributes"].reshape(batch, c, self.num_attributes))
+        if self.has_intent:
+            intent = part["intent"].unsqueeze(1).expand(batch, c, self.dim)
+            parts += [intent, candidates * intent]
         x = torch.cat(parts, dim=-1)
         scores = self.scorer(x)  # (batch, candidates, slots)
         return scores.transpose(1, 2).reshape(batch, self.slate_size * c)

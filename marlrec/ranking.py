@@ -188,6 +188,8 @@ def policy_scores(behaviour: Any, env: Any, data: MovieLens100k, train: np.ndarr
                "session": np.zeros((items.shape[0], 2), np.float32)}
         if env.item_features is not None:
             obs["candidate_attributes"] = env.item_features.build(items, env.catalog.provider)
+        if cfg.intent == "on":  # offline there is no stated intent
+            obs["intent"] = np.zeros_like(user_state)
         first_slot = behaviour.action_dist_inputs(obs)[:, :c].cpu().numpy()
         out[users] = first_slot.reshape(users.size, chunks * c)[:, :n]
     return out
