@@ -48,11 +48,11 @@ def test_the_grid_takes_several_sharing_modes_and_algorithms():
         ({"seeds": "0"}, "experiment.seeds: '0' must be a list"),
         ({"seeds": [0, "one"]}, "experiment.seeds[1]: 'one' must be int, got str"),
         ({"seeds": [1, 1]}, "experiment.seeds: [1, 1] must be a non-empty list of distinct"),
-        ({"sharing": "consensus"}, "experiment.sharing: 'consensus' is not one of "
-                                   "['independent', 'per_role', 'shared']"),
+        ({"sharing": "federated"}, "experiment.sharing: 'federated' is not one of "
+                                   "['independent', 'per_role', 'shared', 'consensus']"),
         ({"algorithms": ["SlateQ"]}, "experiment.algorithms[0]: 'SlateQ' is not one of "
                                      "['PPO', 'MAPPO', 'APPO', 'IMPALA', 'DQN']"),
-        ({"sharing": ["per_role", "consensus"]}, "experiment.sharing[1]: 'consensus' is not "
+        ({"sharing": ["per_role", "federated"]}, "experiment.sharing[1]: 'federated' is not "
                                                  "one of"),
         ({"sharing": ["shared", "shared"]}, "experiment.sharing: ['shared', 'shared'] must "
                                             "name distinct modes"),
