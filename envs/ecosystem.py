@@ -22,8 +22,7 @@ Timing (the pipeline). At step ``t``:
 4. The env retrieves the candidates of step ``t + 1`` for every session.
 
 Candidates: ``ceil(retrieval_share * num_candidates)`` live items nearest to the user state
-(plus the encoded session intent with ``intent="on"``, see :mod:`envs.intents`; excluding
-the user's recent history), found in a ``retrieval_dim``-dimensional PCA
+(excluding the user's recent history), found in a ``retrieval_dim``-dimensional PCA
 projection of the item vectors as an approximate-nearest-neighbour index would, ordered
 nearest first; the rest are distinct random live items.
 
@@ -770,11 +769,7 @@ class RecEcosystemEnv(ParallelEnv):
         cfg = self.config
         r, c = cfg.num_retrieved, cfg.num_candidates
         if r and slots.size:
-            query = self._state_index[slots]
-            if cfg.intent == "on":  # the platform hears the intent: it retrieves with it too
-                query = unit_rows(query) + self._intent_vectors[self._intent[slots]] @ \
-                    self._retrieval_basis
-            scores = query @ self._live_index.T
+            scores = self._state_index[slots] @ self._live_index.T
             recent = self._live_position[self._history[slots]]  # -1: empty or not live
             hr, hc = np.nonzero(recent >= 0)
             scores[hr, recent[hr, hc]] = -np.inf

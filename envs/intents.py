@@ -14,7 +14,7 @@ becomes ``unit((1 - w) * interest + w * c_t)`` with ``w = user_model.intent_weig
 choice model, watch time and interest drift all use it. With ``"on"`` the slate policy also
 observes the encoded intent text (observation key ``intent``, centred and re-normalised
 like the item vectors); with ``"hidden"`` it does not, which is the comparison that says
-what intent conditioning buys.
+what intent conditioning buys: the users, intents and candidates are the same in both.
 
 The intent texts are the few combinations of topic and mood, encoded once per (encoder,
 catalog) like the item texts.

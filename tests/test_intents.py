@@ -62,21 +62,16 @@ def test_the_slate_policy_observes_the_encoded_intent_only_when_on():
     parallel_seed_test(lambda: envs.make_env("interest_evolution", intent="on", **SMALL))
 
 
-def test_heard_intents_steer_retrieval_and_engagement():
+def test_a_heard_intent_raises_the_intent_aware_greedy_policys_engagement():
     sizes = {"num_sessions": 16, "num_candidates": 10, "horizon": 100,
              "user_state": "item_mean"}
-    closeness, engagement = {}, {}
-    for mode in ("hidden", "on"):
+    engagement = {}
+    for mode in ("hidden", "on"):  # the same users, intents and candidates in both modes
         env = envs.make_env("interest_evolution", intent=mode, **sizes)
-        env.reset(seed=2)  # the same users and intents in both modes
-        retrieved = env.item_vectors[env.candidate_items[:, : env.config.num_retrieved]]
-        topic = env.intents.centroid_of(env._intent)
-        closeness[mode] = float(np.einsum("brd,bd->br", retrieved, topic).mean())
         behaviours = envs.scripted_behaviours(env, "greedy_by_similarity")
         result = envs.rollout(env, behaviours, episodes=30, seed=0)
         engagement[mode] = result.mean_metrics()["engagement_per_session"]
-    assert closeness["on"] > closeness["hidden"]  # candidates nearer the asked-for topic
-    assert engagement["on"] > engagement["hidden"]  # 51.3 against 50.3 (hashing encoder)
+    assert engagement["on"] > engagement["hidden"]
 
 
 def test_yaml_on_and_off_are_intent_modes():
