@@ -43,9 +43,9 @@ def test_a_cluster_launch_brings_the_cluster_up_submits_and_fetches_results(monk
 
 def test_launch_refuses_bad_input_before_touching_a_cluster(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("sharing: consensus\n")
+    bad.write_text("sharing: federated\n")
     assert main(["launch", str(bad), "--cluster", str(ROOT / "cluster.yaml")]) == 2
-    assert "experiment.sharing: 'consensus' is not one of" in capsys.readouterr().err
+    assert "experiment.sharing: 'federated' is not one of" in capsys.readouterr().err
     good = ROOT / "experiments" / "tiny_smoke.yaml"
     assert main(["launch", str(good)]) == 2
     assert "give exactly one of --cluster FILE" in capsys.readouterr().err

@@ -103,10 +103,10 @@ def test_checkpoint_round_trip_restores_weights_and_training_continues(local_ray
 
 def test_run_refuses_a_bad_spec_before_ray_starts(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("env: {preset: interest_evolution}\nsharing: consensus\n")
+    bad.write_text("env: {preset: interest_evolution}\nsharing: federated\n")
     was_running = ray.is_initialized()
     assert main(["run", str(bad)]) == 2
-    assert "experiment.sharing: 'consensus' is not one of" in capsys.readouterr().err
+    assert "experiment.sharing: 'federated' is not one of" in capsys.readouterr().err
     assert ray.is_initialized() == was_running
 
 
