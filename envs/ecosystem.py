@@ -243,6 +243,14 @@ def _encode_centred(encoder: TextEncoder, texts: list[str], centre: np.ndarray) 
     return unit_rows(encode_checked(encoder, texts, "user state texts") - centre)
 
 
+def user_state_text(profile: str, recent_titles: Sequence[str]) -> str:
+    """The text a ``"text"`` user state encodes: the profile, then the recently consumed
+    titles, most recent first."""
+    if not recent_titles:
+        return profile
+    return f"{profile} Recently watched: {'; '.join(recent_titles)}."
+
+
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the ``k`` largest scores per row, largest first; overwrites
     ``scores``. Repeated argmax is 3x faster than argpartition + argsort for small k."""
@@ -742,13 +750,9 @@ class RecEcosystemEnv(ParallelEnv):
 
     def state_texts(self, slots: np.ndarray) -> list[str]:
         """The user-state texts of slots: profile plus recently consumed titles."""
-        texts = []
-        for j in slots:
-            profile = self.population.profiles[self._user[j]]
-            recent = [self.catalog.titles[i] for i in self._history[j] if i >= 0]
-            texts.append(f"{profile} Recently watched: {'; '.join(recent)}." if recent
-                         else profile)
-        return texts
+        return [user_state_text(self.population.profiles[self._user[j]],
+                                [self.catalog.titles[i] for i in self._history[j] if i >= 0])
+                for j in slots]
 
     def _state_from_text(self, slots: np.ndarray) -> np.ndarray:
         return _encode_centred(self.encoder, self.state_texts(slots), self._centre)

@@ -196,3 +196,14 @@ def actor_critic_spec(own_space: gym.Space, global_state_dim: int, model: dict[s
     return RLModuleSpec(module_class=EcosystemActorCritic,
                         model_config={**model, "own_observation_space": own_space,
                                       "global_state_dim": global_state_dim})
+
+
+def build_actor_critic(own_space: gym.Space, action_space: gym.Space,
+                       model: dict[str, Any] | None = None) -> EcosystemActorCritic:
+    """An :class:`EcosystemActorCritic` with a decentralised critic built outside RLlib
+    (e.g. to score items offline), its observation space as RLlib's flattener leaves it."""
+    spec = actor_critic_spec(own_space, 0, dict(model or {}))
+    spec.observation_space = gym.spaces.Box(-float("inf"), float("inf"),
+                                            (gym.spaces.flatdim(own_space),))
+    spec.action_space = action_space
+    return spec.build()

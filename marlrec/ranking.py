@@ -132,6 +132,8 @@ def user_states(env: Any, data: MovieLens100k, train: np.ndarray) -> np.ndarray:
     session's history: ``item_mean`` / ``text_deferred`` the unit mean of their vectors,
     ``text`` the encoded "profile + Recently watched: titles", ``interest`` the interest
     built from the training ratings."""
+    from envs.ecosystem import user_state_text
+
     cfg, vectors = env.config, env.item_vectors
     if cfg.user_state == "interest":
         from envs.users import MovieLensUsers
@@ -146,8 +148,8 @@ def user_states(env: Any, data: MovieLens100k, train: np.ndarray) -> np.ndarray:
         titles = recent[data.rating_user[i]]
         if len(titles) < cfg.user_model.history_length:
             titles.append(env.catalog.titles[data.rating_item[i]])
-    texts = [f"{profile} Recently watched: {'; '.join(t)}." if t else profile
-             for profile, t in zip(env.population.profiles, recent, strict=True)]
+    texts = [user_state_text(profile, titles)
+             for profile, titles in zip(env.population.profiles, recent, strict=True)]
     return unit_rows(np.asarray(env.encoder(texts), np.float32) - env.state_centre)
 
 

@@ -95,16 +95,12 @@ def test_the_candidate_scoring_actor_reads_the_intent():
     import gymnasium as gym
     import torch
 
-    from marlrec.actor_critic import actor_critic_spec
+    from marlrec.actor_critic import build_actor_critic
 
     env = envs.make_env("interest_evolution", intent="on", **SMALL)
     space = env.observation_space("slate_policy_0")
-    spec = actor_critic_spec(space, 0, {"slate_actor": "candidate_scoring",
-                                        "scorer_hiddens": [16]})
-    spec.observation_space = gym.spaces.Box(-np.inf, np.inf, (gym.spaces.flatdim(space),),
-                                            np.float32)
-    spec.action_space = env.action_space("slate_policy_0")
-    module = spec.build()
+    module = build_actor_critic(space, env.action_space("slate_policy_0"),
+                                {"slate_actor": "candidate_scoring", "scorer_hiddens": [16]})
     assert module.actor.has_intent
     obs, _ = env.reset(seed=0)
     one = dict(obs["slate_policy_0"])

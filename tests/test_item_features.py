@@ -55,7 +55,7 @@ def test_synthetic_attributes_use_the_topic_as_genre_and_have_no_year():
 
 
 def test_env_observes_candidate_attributes_and_the_actor_reads_them():
-    from marlrec.actor_critic import actor_critic_spec
+    from marlrec.actor_critic import build_actor_critic
 
     env = envs.make_env("creator_economy", num_sessions=2, num_candidates=5, horizon=30,
                         user_state="item_mean", item_attributes=True)
@@ -69,12 +69,8 @@ def test_env_observes_candidate_attributes_and_the_actor_reads_them():
     np.testing.assert_array_equal(attributes, env.item_features.build(
         env.candidate_items[0], env.market.owner))
 
-    spec = actor_critic_spec(space, 0, {"slate_actor": "candidate_scoring",
-                                        "scorer_hiddens": [16]})
-    spec.observation_space = gym.spaces.Box(-np.inf, np.inf, (gym.spaces.flatdim(space),),
-                                            np.float32)
-    spec.action_space = env.action_space("slate_policy_0")
-    module = spec.build()
+    module = build_actor_critic(space, env.action_space("slate_policy_0"),
+                                {"slate_actor": "candidate_scoring", "scorer_hiddens": [16]})
     assert module.actor.num_attributes == env.item_features.size
     one = {k: np.asarray(v)[None] for k, v in obs["slate_policy_0"].items()}
     other = {k: v.copy() for k, v in one.items()}

@@ -60,7 +60,7 @@ def test_every_baseline_ranks_held_out_movielens_ratings(movielens_data):
 def test_learned_policy_scores_every_movie_whatever_chunk_shows_it(movielens_data):
     import envs
     from envs.user_model_check import heldout_split
-    from marlrec.actor_critic import actor_critic_spec
+    from marlrec.actor_critic import build_actor_critic
     from marlrec.learned_behaviour import LearnedBehaviour
     from marlrec.ranking import policy_scores, user_states
 
@@ -68,15 +68,9 @@ def test_learned_policy_scores_every_movie_whatever_chunk_shows_it(movielens_dat
     env = envs.make_env("interest_evolution", catalog="movielens-100k", num_sessions=2,
                         num_candidates=10, user_state="item_mean")
     space = env.observation_space("slate_policy_0")
-    import gymnasium as gym
-
-    spec = actor_critic_spec(space, 0, {
+    module = build_actor_critic(space, env.action_space("slate_policy_0"), {
         "slate_actor": "candidate_scoring", "fcnet_hiddens": [32], "fcnet_activation": "tanh",
-        "scorer_hiddens": [16]})
-    spec.observation_space = gym.spaces.Box(-np.inf, np.inf, (gym.spaces.flatdim(space),),
-                                            np.float32)  # as RLlib's flattener leaves it
-    spec.action_space = env.action_space("slate_policy_0")
-    module = spec.build()  # an untrained but real candidate-scoring module
+        "scorer_hiddens": [16]})  # an untrained but real candidate-scoring module
     behaviour = LearnedBehaviour(module, space)
     train = heldout_split(data, 0.2, seed=0)
     scores = policy_scores(behaviour, env, data, train)
