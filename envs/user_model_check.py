@@ -133,6 +133,15 @@ def ndcg_at_k(scores: np.ndarray, relevant: np.ndarray, k: int,
         ``IDCG@k`` that of ``min(k, |relevant|)`` hits; NaN for rows with no relevant
         candidate.
     """
+    hits, relevant = top_k_hits(scores, relevant, k, candidates, tiebreak)
+    return ndcg_from_hits(hits, relevant.sum(axis=1), k)
+
+
+def top_k_hits(scores: np.ndarray, relevant: np.ndarray, k: int,
+               candidates: np.ndarray | None = None, tiebreak: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each of the top ``k`` candidates by ``scores`` is relevant ``(n_users, k)``,
+    and the relevance restricted to the candidates; arguments as :func:`ndcg_at_k`."""
     scores, relevant = ranking_inputs(scores, relevant, k)
     if candidates is not None:
         candidates = np.asarray(candidates, bool)
@@ -146,9 +155,15 @@ def ndcg_at_k(scores: np.ndarray, relevant: np.ndarray, k: int,
     hits = np.take_along_axis(relevant, order, axis=1)
     if candidates is not None:
         hits &= np.take_along_axis(candidates, order, axis=1)
-    discount = 1.0 / np.log2(np.arange(2, order.shape[1] + 2))
+    return hits, relevant
+
+
+def ndcg_from_hits(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    """NDCG@k of ranked hits ``(n_users, k)`` with ``n_relevant`` relevant items per user
+    (NaN where there are none)."""
+    discount = 1.0 / np.log2(np.arange(2, hits.shape[1] + 2))
     dcg = hits @ discount
-    n_rel = np.minimum(relevant.sum(axis=1), k)
+    n_rel = np.minimum(n_relevant, k)
     ideal = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))])[n_rel]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n_rel > 0, dcg / ideal, np.nan)

@@ -34,7 +34,7 @@ import numpy as np
 from envs.catalog import movielens_catalog
 from envs.encoding import unit_rows
 from envs.movielens import MovieLens100k
-from envs.user_model_check import heldout_split, ndcg_at_k, ranking_inputs, rated_matrix
+from envs.user_model_check import heldout_split, ndcg_from_hits, rated_matrix, top_k_hits
 
 METRICS = ("precision", "recall", "f1", "ndcg", "hit_rate")
 BASELINE_SCORERS = ("random", "popularity", "greedy_by_appeal", "greedy_by_quality",
@@ -47,14 +47,8 @@ def ranking_metrics(scores: np.ndarray, relevant: np.ndarray, k: int,
     """Per-user precision, recall, F1, NDCG and hit rate at ``k`` of ranking the candidate
     columns by ``scores`` (see the module docstring); rows without a relevant candidate are
     dropped. Arguments as :func:`envs.user_model_check.ndcg_at_k`."""
-    scores, relevant = ranking_inputs(scores, relevant, k)
-    allowed = np.ones_like(relevant) if candidates is None else np.asarray(candidates, bool)
-    relevant = relevant & allowed
-    masked = np.where(allowed, scores, -np.inf)
-    tie = np.arange(scores.shape[1]) if tiebreak is None else np.asarray(tiebreak)
-    order = np.lexsort((np.broadcast_to(tie, scores.shape), -masked), axis=1)[:, :k]
-    hits = (np.take_along_axis(relevant, order, axis=1)
-            & np.take_along_axis(allowed, order, axis=1)).sum(axis=1)
+    ranked, relevant = top_k_hits(scores, relevant, k, candidates, tiebreak)
+    hits = ranked.sum(axis=1)
     n_relevant = relevant.sum(axis=1)
     keep = n_relevant > 0
     precision = hits[keep] / k
@@ -63,20 +57,26 @@ def ranking_metrics(scores: np.ndarray, relevant: np.ndarray, k: int,
     f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(total), where=total > 0)
     return {
         "precision": precision, "recall": recall, "f1": f1,
-        "ndcg": ndcg_at_k(scores, relevant, k, allowed, tiebreak)[keep],
+        "ndcg": ndcg_from_hits(ranked, n_relevant, k)[keep],
         "hit_rate": (hits[keep] > 0).astype(np.float64),
     }
+
+
+def recent_ratings(data: MovieLens100k, train: np.ndarray, history_length: int) -> np.ndarray:
+    """Indices of each user's last ``history_length`` training ratings, by user, most
+    recent first within a user."""
+    idx = np.flatnonzero(train)
+    order = idx[np.lexsort((-data.rating_time[idx], data.rating_user[idx]))]
+    users = data.rating_user[order]
+    rank = np.arange(order.size) - np.searchsorted(users, users)  # position within the user
+    return order[rank < history_length]
 
 
 def recent_item_state(data: MovieLens100k, train: np.ndarray, item_vectors: np.ndarray,
                       history_length: int) -> np.ndarray:
     """``(n_users, d)`` unit mean of the vectors of each user's last ``history_length``
     training ratings by time (zero for a user with none)."""
-    idx = np.flatnonzero(train)
-    order = idx[np.lexsort((-data.rating_time[idx], data.rating_user[idx]))]
-    users = data.rating_user[order]
-    rank = np.arange(order.size) - np.searchsorted(users, users)  # position within the user
-    recent = order[rank < history_length]
+    recent = recent_ratings(data, train, history_length)
     state = np.zeros((data.n_users, item_vectors.shape[1]), np.float32)
     np.add.at(state, data.rating_user[recent], item_vectors[data.rating_item[recent]])
     return unit_rows(state)
@@ -107,15 +107,15 @@ def baseline_scores(name: str, data: MovieLens100k, train: np.ndarray,
     return np.broadcast_to(column[name].astype(np.float64), shape)
 
 
-def heldout_ranking(data: MovieLens100k, scorers: dict[str, Any], k: int = 10,
-                    holdout: float = 0.2, seed: int = 0) -> dict[str, dict[str, float]]:
-    """Mean metrics at ``k`` of each scorer, ``scorers[name](train_mask) -> scores``, on
-    the seeded held-out split (per-user arrays under ``"per_user"``)."""
+def heldout_ranking(data: MovieLens100k, scorers: dict[Any, Any], k: int = 10,
+                    holdout: float = 0.2, seed: int = 0) -> dict[Any, dict[str, float]]:
+    """Mean metrics at ``k`` (and the number of users) of each scorer,
+    ``scorers[name](train_mask) -> scores``, on one seeded held-out split."""
     train = heldout_split(data, holdout, seed)
     candidates = ~rated_matrix(data, train)
     relevant = rated_matrix(data, ~train)
     tiebreak = np.random.default_rng(seed).permutation(data.n_items)
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[Any, dict[str, Any]] = {}
     for name, scorer in scorers.items():
         per_user = ranking_metrics(scorer(train), relevant, k, candidates, tiebreak)
         out[name] = {m: float(v.mean()) for m, v in per_user.items()}
@@ -141,13 +141,9 @@ def user_states(env: Any, data: MovieLens100k, train: np.ndarray) -> np.ndarray:
         return MovieLensUsers(data, rating_mask=train).build(env.catalog, vectors).interest
     if cfg.user_state != "text":
         return recent_item_state(data, train, vectors, cfg.user_model.history_length)
-    idx = np.flatnonzero(train)
-    order = idx[np.lexsort((-data.rating_time[idx], data.rating_user[idx]))]
     recent: list[list[str]] = [[] for _ in range(data.n_users)]
-    for i in order:
-        titles = recent[data.rating_user[i]]
-        if len(titles) < cfg.user_model.history_length:
-            titles.append(env.catalog.titles[data.rating_item[i]])
+    for i in recent_ratings(data, train, cfg.user_model.history_length):
+        recent[data.rating_user[i]].append(env.catalog.titles[data.rating_item[i]])
     texts = [user_state_text(profile, titles)
              for profile, titles in zip(env.population.profiles, recent, strict=True)]
     return unit_rows(np.asarray(env.encoder(texts), np.float32) - env.state_centre)
@@ -216,24 +212,24 @@ def experiment_ranking(folder: Any, spec: Any, env: Any, k: int = 10
 
     data = load_movielens_100k(movielens_dir(spec.env.params.get("data_dir")))
     seed = spec.evaluation.seed
-    scorers: dict[str, Any] = {}
+    scorers: dict[Any, Any] = {}  # baseline name, or (learned policy, run) -> scorer
     for name in spec.evaluation.baselines:
         if name in BASELINE_SCORERS:
             scorers[name] = (lambda train, n=name: baseline_scores(
                 n, data, train, env.item_vectors, env.config.user_model.history_length, seed))
-    table = heldout_ranking(data, scorers, k=k, seed=seed)
     space = env.observation_space("slate_policy_0")
+    learned = [f"{a} {s}" for a in spec.algorithms for s in spec.sharing]
     for algorithm in spec.algorithms:
         for sharing in spec.sharing:
             module_id = module_table(env, spec.learned_roles, sharing)["slate_policy_0"]
-            runs = []
-            for run_seed in spec.seeds:
+            for r, run_seed in enumerate(spec.seeds):
                 modules, _ = load_modules(best_folder(folder, algorithm, sharing, run_seed))
                 behaviour = LearnedBehaviour(modules[module_id], space, module_id)
-                runs.append(heldout_ranking(data, {"run": lambda train, b=behaviour:
-                                                   policy_scores(b, env, data, train)},
-                                            k=k, seed=seed)["run"])
-            table[f"{algorithm} {sharing}"] = {
-                **{m: float(np.mean([r[m] for r in runs])) for m in METRICS},
-                "users": runs[0]["users"], "runs": runs}
+                scorers[f"{algorithm} {sharing}", r] = (
+                    lambda train, b=behaviour: policy_scores(b, env, data, train))
+    table = heldout_ranking(data, scorers, k=k, seed=seed)  # one split for every scorer
+    for name in learned:
+        runs = [table.pop((name, r)) for r in range(len(spec.seeds))]
+        table[name] = {**{m: float(np.mean([run[m] for run in runs])) for m in METRICS},
+                       "users": runs[0]["users"], "runs": runs}
     return table
