@@ -21,6 +21,7 @@ from envs.behaviours import (
     StaticProvider,
 )
 from envs.catalog import Catalog, movielens_catalog, synthetic_catalog
+from envs.cold_start import ColdSplit, ColdStart
 from envs.ecosystem import (
     ROLE_ACTION_KINDS,
     ROLES,
@@ -40,7 +41,8 @@ from envs.users import MovieLensUsers, SyntheticUsers, UserModel, UserPopulation
 __all__ = [
     "CATALOGS", "PRESETS", "ROLE_ACTION_KINDS", "ROLES", "SLATE_BASELINES", "USER_STATES",
     "Catalog",
-    "ChoiceModelUser", "DataFileError", "EcosystemConfig", "FollowTheTrend", "GreedyByAppeal",
+    "ChoiceModelUser", "ColdSplit", "ColdStart", "DataFileError", "EcosystemConfig",
+    "FollowTheTrend", "GreedyByAppeal",
     "GreedyByQuality", "GreedyBySimilarity", "HashingTextEncoder", "MovieLens100k",
     "MovieLensUsers",
     "PopularitySlate", "ProviderModel", "RandomAction", "RandomSlate", "RecEcosystemEnv",

@@ -69,6 +69,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from envs.catalog import Catalog
+from envs.cold_start import ColdSplit, ColdStart
 from envs.encoding import HashingTextEncoder, TextEncoder, encode_checked, unit_rows
 from envs.intents import INTENT_MODES, IntentVocabulary
 from envs.item_features import ItemFeatureBuilder
@@ -91,7 +92,7 @@ ROLES = ("slate_policy", "user", "provider")
 ROLE_ACTION_KINDS = {"slate_policy": "multi_discrete", "user": "discrete",
                      "provider": "discrete"}
 """The kind of action space of each role (what an algorithm must support to learn it)."""
-USER_STATES = ("text", "item_mean", "text_deferred", "interest")
+USER_STATES = ("text", "item_mean", "text_deferred", "interest", "id")
 FEATURE_BOUND = 5.0
 CANDIDATE_FEATURES = ("appeal", "popularity", "observed_satisfaction", "similarity")
 SLATE_FEATURES = ("appeal", "popularity")
@@ -112,6 +113,7 @@ class EcosystemConfig:
     session_ends_episode: bool = False
     item_attributes: bool = False
     intent: str = "off"
+    cold_start: ColdStart | None = None
     user_model: UserModel = field(default_factory=UserModel)
     provider_model: ProviderModel = field(default_factory=ProviderModel)
 
@@ -140,6 +142,11 @@ class EcosystemConfig:
         if self.session_ends_episode and self.num_sessions != 1:
             raise ValueError(f"session_ends_episode=True needs num_sessions=1, got "
                              f"num_sessions={self.num_sessions}")
+        if isinstance(self.cold_start, dict):
+            object.__setattr__(self, "cold_start", cold_start_from_dict(self.cold_start))
+        if self.cold_start is not None and not isinstance(self.cold_start, ColdStart):
+            raise ValueError(f"cold_start must be a ColdStart, a dict of its fields or None, "
+                             f"got {type(self.cold_start).__name__}")
         for name, cls in (("user_model", UserModel), ("provider_model", ProviderModel)):
             if not isinstance(getattr(self, name), cls):
                 raise ValueError(f"{name} must be a {cls.__name__}, got "
@@ -167,6 +174,15 @@ class EcosystemConfig:
                                      f"{sorted(sub_allowed)}")
                 overrides[name] = replace(sub, **overrides[name])
         return replace(self, **overrides)
+
+
+def cold_start_from_dict(raw: dict[str, Any]) -> ColdStart:
+    """A :class:`ColdStart` from a dict of its fields; unknown names raise ``ValueError``."""
+    allowed = sorted(f.name for f in fields(ColdStart))
+    unknown = sorted(set(raw) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown cold_start parameter(s) {unknown}; allowed: {allowed}")
+    return ColdStart(**raw)
 
 
 # ----------------------------------------------------------------------------- embeddings
@@ -309,6 +325,7 @@ class RecEcosystemEnv(ParallelEnv):
         if self.population.interest.shape[1] != self.embedding_dim:
             raise ValueError(f"user interests have dimension {self.population.interest.shape[1]}"
                              f", item vectors {self.embedding_dim}")
+        self._setup_cold_start(cfg.cold_start)
         if catalog.features is not None and cfg.intent != "off":
             raise ValueError(f"intent={cfg.intent!r} needs a text catalog; catalog "
                              f"{catalog.name!r} has fixed item features")
@@ -332,8 +349,9 @@ class RecEcosystemEnv(ParallelEnv):
             self._profile_index = self._profile_vectors @ self._retrieval_basis
 
         needed = cfg.num_candidates + cfg.user_model.history_length
+        available = catalog.provider[~self._withheld]
         live_at_reset = sum(int(np.ceil(cfg.provider_model.initial_live_fraction * c))
-                            for c in np.bincount(catalog.provider) if c)
+                            for c in np.bincount(available) if c)
         if live_at_reset < needed:
             raise ValueError(
                 f"catalog {catalog.name!r} has {live_at_reset} live items at reset; "
@@ -346,7 +364,8 @@ class RecEcosystemEnv(ParallelEnv):
             + [f"provider_{p}" for p in range(catalog.num_providers)]
         )
         self.agents: list[str] = []
-        self.market = ProviderMarket(catalog, cfg.provider_model, min_live_items=needed)
+        self.market = ProviderMarket(catalog, cfg.provider_model, min_live_items=needed,
+                                     withheld=self._withheld)
         n_features = len(CANDIDATE_FEATURES) + int(cfg.reveal_quality)
         unit = {"low": -1.0, "high": 1.0, "dtype": np.float32}
         bounded = {"low": -FEATURE_BOUND, "high": FEATURE_BOUND, "dtype": np.float32}
@@ -356,6 +375,10 @@ class RecEcosystemEnv(ParallelEnv):
             "candidate_features": spaces.Box(shape=(c, n_features), **bounded),
             "session": spaces.Box(0.0, 1.0, (2,), np.float32),
         }
+        if cfg.user_state == "id":  # ids from the platform's vocabulary, 0: unknown (new)
+            del slate_keys["user_state"], slate_keys["candidates"]
+            slate_keys["user_id"] = spaces.Box(0.0, self.population.num_users, (1,), np.float32)
+            slate_keys["candidate_ids"] = spaces.Box(0.0, catalog.num_items, (c,), np.float32)
         self.item_features = ItemFeatureBuilder(catalog) if cfg.item_attributes else None
         if self.item_features is not None:
             slate_keys["candidate_attributes"] = spaces.Box(
@@ -390,8 +413,9 @@ class RecEcosystemEnv(ParallelEnv):
             high=np.ones(b * d + b + 4 * p + catalog.num_topics, np.float32), dtype=np.float32)
         self._rng = np.random.default_rng()
         self._popularity_scale = float(np.log1p(catalog.prior_popularity.max() + 1.0))
-        self.metrics = EpisodeMetrics(b, catalog.num_items, catalog.num_providers,
-                                      catalog.prior_popularity)
+        self.metrics = EpisodeMetrics(
+            b, catalog.num_items, catalog.num_providers, self._observed_prior_popularity,
+            cold_items=None if cfg.cold_start is None else self.cold_split.cold_items)
 
     # -- PettingZoo API -----------------------------------------------------------------
 
@@ -425,7 +449,7 @@ class RecEcosystemEnv(ParallelEnv):
         # interactions + clicks, scaled) and observed satisfaction (running mean utility of
         # the item's consumptions, with one pseudo-consumption of utility 0: what a platform
         # learns from logged feedback).
-        self._item_popularity = (np.log1p(self.catalog.prior_popularity)
+        self._item_popularity = (np.log1p(self._observed_prior_popularity)
                                  / self._popularity_scale).astype(np.float32)
         self._item_satisfaction = np.zeros(n, np.float32)
         self._history = np.full((b, cfg.user_model.history_length), -1, np.int64)
@@ -548,11 +572,11 @@ class RecEcosystemEnv(ParallelEnv):
         n, p_count = self.catalog.num_items, self.catalog.num_providers
         impressions = np.bincount(self.market.owner[shown].ravel(), minlength=p_count)
         self.metrics.record_slates(shown, self.item_vectors[shown], impressions)
-        self.metrics.record_responses(clicked, watch, utility)
+        self.metrics.record_responses(clicked, watch, utility, item)
         self._item_clicks += np.bincount(eaten, minlength=n)
         self._item_utility += np.bincount(eaten, weights=utility[consumed], minlength=n)
         self._item_popularity[eaten] = np.log1p(
-            self.catalog.prior_popularity[eaten] + self._item_clicks[eaten]
+            self._observed_prior_popularity[eaten] + self._item_clicks[eaten]
         ) / self._popularity_scale
         self._item_satisfaction[eaten] = self._item_utility[eaten] / (
             self._item_clicks[eaten] + 1.0)
@@ -608,10 +632,10 @@ class RecEcosystemEnv(ParallelEnv):
         similarity = affinity(self._state, cand_vec)
         features = np.empty((*cand.shape, len(CANDIDATE_FEATURES) + int(cfg.reveal_quality)),
                             np.float32)
-        features[..., 0] = self.catalog.appeal[cand]
+        features[..., 0] = self._observed_appeal[cand]
         features[..., 1] = self._item_popularity[cand]
         features[..., 2] = self._item_satisfaction[cand]
-        features[..., 3] = similarity
+        features[..., 3] = 0.0 if cfg.user_state == "id" else similarity
         if cfg.reveal_quality:
             features[..., 4] = self.catalog.quality[cand]
         b, s = cfg.num_sessions, cfg.slate_size
@@ -632,6 +656,11 @@ class RecEcosystemEnv(ParallelEnv):
                                           out=features),
             "session": session,
         }
+        if cfg.user_state == "id":
+            del slate["user_state"], slate["candidates"]
+            slate["user_id"] = self.cold_split.observed_user_ids(self._user)[:, None].astype(
+                np.float32)
+            slate["candidate_ids"] = self.cold_split.observed_item_ids(cand).astype(np.float32)
         if self.item_features is not None:
             slate["candidate_attributes"] = self.item_features.build(cand, self.market.owner)
         if cfg.intent == "on":
@@ -683,6 +712,36 @@ class RecEcosystemEnv(ParallelEnv):
 
     # -- internals ----------------------------------------------------------------------
 
+    def _setup_cold_start(self, cold_start: ColdStart | None) -> None:
+        """The warm/cold split (:mod:`envs.cold_start`): who arrives, what can be live,
+        what the platform has seen of each item, what histories sessions start with."""
+        catalog, population = self.catalog, self.population
+        n_users, n_items = population.num_users, catalog.num_items
+        self._observed_prior_popularity = catalog.prior_popularity.astype(np.float32)
+        self._observed_appeal = catalog.appeal
+        self._session_users = np.arange(n_users)
+        self._session_history: np.ndarray | None = None
+        self._withheld = np.zeros(n_items, bool)
+        if cold_start is None:
+            self.cold_split = ColdSplit.none(n_users, n_items)
+            return
+        if population.prior_history is None:
+            raise ValueError(f"cold_start needs users with a prior history (synthetic or "
+                             f"MovieLens users); population {population.name!r} has none")
+        self.cold_split = split = ColdSplit.draw(cold_start, n_users, n_items)
+        self._observed_prior_popularity = np.where(split.cold_items, 0.0,
+                                                   self._observed_prior_popularity)
+        self._observed_appeal = np.where(split.cold_items, 0.0, catalog.appeal).astype(
+            np.float32)
+        self._session_history = split.session_histories(population.prior_history,
+                                                        self.config.user_model.history_length)
+        if not cold_start.include_cold:
+            self._session_users = np.flatnonzero(~split.cold_users)
+            self._withheld = split.cold_items
+            if self._session_users.size == 0:
+                raise ValueError(f"cold_start.user_share={cold_start.user_share} leaves no warm "
+                                 f"user of {n_users} to train with (include_cold=False)")
+
     def _observations(self, agents: list[str] | None = None) -> dict[str, Any]:
         batch = self.role_observations()
         b = self.config.num_sessions
@@ -699,8 +758,9 @@ class RecEcosystemEnv(ParallelEnv):
 
     def _start_sessions(self, slots: np.ndarray) -> None:
         um = self.config.user_model
-        users = self._rng.integers(0, self.population.num_users, slots.size)
+        users = self._session_users[self._rng.integers(0, self._session_users.size, slots.size)]
         self._user[slots] = users
+        self.metrics.start_sessions(slots, self.cold_split.cold_users[users])
         self._interest[slots] = self.population.interest[users]
         if self.intents is not None:  # the session's intent pulls its interest
             self._intent[slots] = intent = self.intents.draw(self._interest[slots], self._rng)
@@ -711,12 +771,21 @@ class RecEcosystemEnv(ParallelEnv):
         self._history[slots] = -1
         self._history_sum[slots] = 0.0
         self._history_index_sum[slots] = 0.0
+        known = np.zeros(slots.size, bool)  # sessions that start with a history
+        if self._session_history is not None:  # warm users bring their past (cold_start)
+            past = self._session_history[users]
+            self._history[slots] = past
+            valid = (past >= 0)[..., None]
+            self._history_sum[slots] = (self.item_vectors[past] * valid).sum(axis=1)
+            self._history_index_sum[slots] = (self._item_index[past] * valid).sum(axis=1)
+            known = valid[:, 0, 0]
         if self.config.user_state == "interest":
             self._state[slots] = self._interest[slots]
             self._state_index[slots] = self._state[slots] @ self._retrieval_basis
         elif self.config.user_state != "text":
             self._state[slots] = self._profile_vectors[users]
             self._state_index[slots] = self._profile_index[users]
+            self._update_states(slots[known])
         else:
             self._state[slots] = self._state_from_text(slots)
             self._state_index[slots] = self._state[slots] @ self._retrieval_basis

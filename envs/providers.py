@@ -64,10 +64,13 @@ class ProviderModel:
 class ProviderMarket:
     """Mutable state of the provider side for one episode, vectorised over providers."""
 
-    def __init__(self, catalog: Catalog, model: ProviderModel, min_live_items: int) -> None:
+    def __init__(self, catalog: Catalog, model: ProviderModel, min_live_items: int,
+                 withheld: np.ndarray | None = None) -> None:
         self.catalog = catalog
         self.model = model
         self.min_live_items = min_live_items
+        # items that are never live (cold items kept out of training, envs.cold_start)
+        self.withheld = np.zeros(catalog.num_items, bool) if withheld is None else withheld
         self.num_providers = catalog.num_providers
         self.num_topics = catalog.num_topics
 
@@ -76,7 +79,7 @@ class ProviderMarket:
         self.owner = cat.provider.copy()
         self.live = np.zeros(n, bool)
         for p in range(self.num_providers):
-            items = np.flatnonzero(cat.provider == p)
+            items = np.flatnonzero((cat.provider == p) & ~self.withheld)
             k = int(np.ceil(self.model.initial_live_fraction * items.size))
             self.live[rng.choice(items, k, replace=False)] = True
         self.released_at = np.full(n, -1, np.int64)  # step of release; -1: live since reset
@@ -101,7 +104,7 @@ class ProviderMarket:
         released = np.zeros(self.num_providers, np.int64)
         for p in np.flatnonzero((actions != NO_RELEASE) & self.active):
             topic = actions[p] - 1
-            pool = np.flatnonzero(~self.live & (self.catalog.topic == topic))
+            pool = np.flatnonzero(~self.live & ~self.withheld & (self.catalog.topic == topic))
             if pool.size == 0:
                 self.failed_releases += 1
                 continue

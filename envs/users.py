@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from envs.catalog import Catalog
+from envs.cold_start import PRIOR_HISTORY_LENGTH
 from envs.encoding import unit_rows
 from envs.movielens import MovieLens100k
 
@@ -190,15 +191,25 @@ class UserPopulation:
     name: str
     profiles: tuple[str, ...]
     interest: np.ndarray  # (num_users, d) unit vectors in item-vector space
+    prior_history: np.ndarray | None = None
+    """(num_users, PRIOR_HISTORY_LENGTH) int64 catalog indices of what each user consumed
+    before the simulation, most recent first, -1 padded; what a warm user's sessions start
+    with under ``cold_start`` (:mod:`envs.cold_start`). ``None``: no past is known."""
 
     @property
     def num_users(self) -> int:
         return len(self.profiles)
 
 
+PRIOR_CHOICE_SHARPNESS = 5.0
+
+
 @dataclass(frozen=True)
 class SyntheticUsers:
-    """Personas who each like two topics (a primary one weighted 0.7, a secondary 0.3)."""
+    """Personas who each like two topics (a primary one weighted 0.7, a secondary 0.3).
+
+    Their prior history: ``PRIOR_HISTORY_LENGTH`` distinct items drawn with probabilities
+    ``softmax(PRIOR_CHOICE_SHARPNESS * <interest, v_i>)`` (what they chose before)."""
 
     num_users: int = 1000
     seed: int = 0
@@ -218,7 +229,15 @@ class SyntheticUsers:
         names = catalog.topic_names
         profiles = tuple(f"A viewer who enjoys {names[a]} and sometimes {names[b]}."
                          for a, b in pairs)
-        return UserPopulation(f"synthetic-{self.num_users}-seed{self.seed}", profiles, interest)
+        # Gumbel top-k: PRIOR_HISTORY_LENGTH draws without replacement from the softmax
+        logits = PRIOR_CHOICE_SHARPNESS * interest @ item_vectors.T
+        gumbel = -np.log(-np.log(rng.uniform(1e-12, 1.0, logits.shape)))
+        length = min(PRIOR_HISTORY_LENGTH, catalog.num_items)
+        history = np.argsort(-(logits + gumbel), axis=1)[:, :length]
+        prior = np.full((self.num_users, PRIOR_HISTORY_LENGTH), -1, np.int64)
+        prior[:, :length] = history
+        return UserPopulation(f"synthetic-{self.num_users}-seed{self.seed}", profiles, interest,
+                              prior)
 
 
 @dataclass(frozen=True, eq=False)
@@ -249,7 +268,29 @@ class MovieLensUsers:
             for age, gender, occ in zip(data.user_age, data.user_gender, data.user_occupation,
                                         strict=True)
         )
-        return UserPopulation("movielens-100k-users", profiles, interest)
+        return UserPopulation("movielens-100k-users", profiles, interest,
+                              movielens_prior_history(data, mask))
+
+
+def latest_ratings(data: MovieLens100k, rating_mask: np.ndarray, per_user: int) -> np.ndarray:
+    """Indices of each user's last ``per_user`` ratings within ``rating_mask``, by user,
+    most recent first within a user (ties in rating order)."""
+    idx = np.flatnonzero(rating_mask)
+    order = idx[np.lexsort((-data.rating_time[idx], data.rating_user[idx]))]
+    users = data.rating_user[order]
+    rank = np.arange(order.size) - np.searchsorted(users, users)  # position within the user
+    return order[rank < per_user]
+
+
+def movielens_prior_history(data: MovieLens100k, rating_mask: np.ndarray) -> np.ndarray:
+    """``(n_users, PRIOR_HISTORY_LENGTH)``: each user's rated movies, latest first, -1
+    padded."""
+    latest = latest_ratings(data, rating_mask, PRIOR_HISTORY_LENGTH)
+    users = data.rating_user[latest]
+    rank = np.arange(latest.size) - np.searchsorted(users, users)
+    prior = np.full((data.n_users, PRIOR_HISTORY_LENGTH), -1, np.int64)
+    prior[users, rank] = data.rating_item[latest]
+    return prior
 
 
 def movielens_interests(data: MovieLens100k, item_vectors: np.ndarray, rating_mask: np.ndarray,

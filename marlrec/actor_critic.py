@@ -12,6 +12,12 @@ One module class, two choices (``model_config``):
   of steps.
   ``"mlp"`` is a plain MLP on the flattened observation (RLlib's default model). Users
   and providers always get the MLP.
+- **ids** (the env's ``user_state="id"``: the observation has ``user_id`` and
+  ``candidate_ids`` instead of text-derived vectors): actor and critic each start with
+  learned embedding tables (:class:`IdEmbeddings`, ``id_embedding_dim``, default 32) that
+  put a user vector and candidate vectors where the text embeddings would be; id 0, a user
+  or item the platform has never seen (``envs.cold_start``), embeds to zeros and is never
+  trained: the classic id model's cold start.
 - **critic** (``global_state_dim``): ``0`` gives PPO's decentralised critic (an MLP on the
   agent's own flattened observation). ``> 0`` gives MAPPO's centralised critic: the agent's
   observation arrives as ``{"obs": own observation, "state": env.state()}``
@@ -87,6 +93,45 @@ def action_distribution(action_space: gym.Space) -> tuple[Any, int]:
                      "actor-critic (Discrete, MultiDiscrete or Box)")
 
 
+class IdEmbeddings(nn.Module):
+    """Learned user and item embeddings in place of the ids of an ``user_state="id"``
+    observation: maps RLlib's flattened observation (plus any columns after it, e.g. the
+    global state) to the flattened layout of :attr:`embedded_space`, where ``user_id``
+    became ``user_state`` and ``candidate_ids`` became ``candidates``."""
+
+    def __init__(self, own_space: gym.spaces.Dict, dim: int) -> None:
+        super().__init__()
+        self.layout = flat_layout(own_space)
+        self.own_dim = gym.spaces.flatdim(own_space)
+        num_users = int(own_space["user_id"].high.max()) + 1
+        num_items = int(own_space["candidate_ids"].high.max()) + 1
+        self.num_candidates = int(own_space["candidate_ids"].shape[0])
+        self.users = nn.Embedding(num_users, dim, padding_idx=0)
+        self.items = nn.Embedding(num_items, dim, padding_idx=0)
+        for table in (self.users, self.items):  # rows of norm ~1, like the text vectors
+            nn.init.normal_(table.weight, std=dim**-0.5)
+            with torch.no_grad():
+                table.weight[0].zero_()
+        keys = {k: v for k, v in own_space.spaces.items()
+                if k not in ("user_id", "candidate_ids")}
+        keys["user_state"] = gym.spaces.Box(-float("inf"), float("inf"), (dim,))
+        keys["candidates"] = gym.spaces.Box(-float("inf"), float("inf"),
+                                            (self.num_candidates, dim))
+        self.embedded_space = gym.spaces.Dict(keys)
+        self.embedded_dim = gym.spaces.flatdim(self.embedded_space)
+
+    def forward(self, flat: torch.Tensor) -> torch.Tensor:
+        part = {k: flat[:, s] for k, s in self.layout.items()}
+        part["user_state"] = self.users(part.pop("user_id")[:, 0].round().long())
+        part["candidates"] = self.items(part.pop("candidate_ids").round().long()).flatten(1)
+        embedded = [part[k] for k in sorted(part)]
+        return torch.cat([*embedded, flat[:, self.own_dim:]], dim=-1)
+
+
+def has_ids(space: gym.Space) -> bool:
+    return isinstance(space, gym.spaces.Dict) and "user_id" in space.spaces
+
+
 class CandidateScoringActor(nn.Module):
     """Slot logits from one MLP that scores each candidate (see the module docstring)."""
 
@@ -136,7 +181,7 @@ class EcosystemActorCritic(TorchRLModule, ValueFunctionAPI, TargetNetworkAPI,
     before flattening; required), ``global_state_dim`` (0: PPO critic; > 0: MAPPO critic),
     ``slate_actor`` (``candidate_scoring`` | ``mlp``), ``fcnet_hiddens`` (default
     ``[256, 256]``), ``scorer_hiddens`` (default ``[64, 64]``), ``fcnet_activation``
-    (``tanh`` | ``relu``).
+    (``tanh`` | ``relu``), ``id_embedding_dim`` (default 32; id observations only).
     """
 
     def setup(self) -> None:
@@ -157,15 +202,27 @@ class EcosystemActorCritic(TorchRLModule, ValueFunctionAPI, TargetNetworkAPI,
         if slate_actor not in SLATE_ACTORS:
             raise ValueError(f"slate_actor={slate_actor!r} is not one of {list(SLATE_ACTORS)}")
         self.action_dist_cls, logits_dim = action_distribution(self.action_space)
-        is_slate = (isinstance(own_space, gym.spaces.Dict) and set(SLATE_KEYS) <= set(own_space)
+        actor_input: list[nn.Module] = []
+        critic_input: list[nn.Module] = []
+        read_space, read_dim = own_space, self.own_dim
+        if has_ids(own_space):  # actor and critic each embed the ids with their own tables
+            dim = int(cfg.get("id_embedding_dim", 32))
+            actor_input = [IdEmbeddings(own_space, dim)]
+            critic_input = [IdEmbeddings(own_space, dim)]
+            read_space, read_dim = actor_input[0].embedded_space, actor_input[0].embedded_dim
+        is_slate = (isinstance(read_space, gym.spaces.Dict)
+                    and set(SLATE_KEYS) <= set(read_space)
                     and isinstance(self.action_space, gym.spaces.MultiDiscrete))
         if is_slate and slate_actor == "candidate_scoring":
-            self.actor = CandidateScoringActor(
-                own_space, len(self.action_space.nvec),
+            head: nn.Module = CandidateScoringActor(
+                read_space, len(self.action_space.nvec),
                 list(cfg.get("scorer_hiddens", [64, 64])), activation)
         else:
-            self.actor = mlp([self.own_dim, *hiddens, logits_dim], activation)
-        self.critic = mlp([full_dim, *hiddens, 1], activation)
+            head = mlp([read_dim, *hiddens, logits_dim], activation)
+        self.actor = nn.Sequential(*actor_input, head) if actor_input else head
+        critic_dim = read_dim + self.global_state_dim
+        critic = mlp([critic_dim, *hiddens, 1], activation)
+        self.critic = nn.Sequential(*critic_input, critic) if critic_input else critic
 
     def get_non_inference_attributes(self) -> list[str]:
         return ["critic", "_old_actor"]

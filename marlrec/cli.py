@@ -164,8 +164,8 @@ def _report(console: Any, folder: Path) -> None:
         table.add_row(name, f"{iqm[0]:.3g}", f"[{iqm[1]:.3g}, {iqm[2]:.3g}]",
                       f"{e['Mean'][0]:.3g}")
     console.print(table)
-    console.print(f"report: {out / 'report.md'} (+ learning_curves.png, absolute_metric.png, "
-                  "probability_of_improvement.png, performance_profile.png, tradeoff.png)")
+    plots = ", ".join(sorted(p.name for p in out.glob("*.png")))
+    console.print(f"report: {out / 'report.md'} (+ {plots})")
 
 
 def _cmd_launch(args: argparse.Namespace) -> int:

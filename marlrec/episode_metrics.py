@@ -34,4 +34,5 @@ class EcosystemMetricsCallback(RLlibCallback):
         if metrics is None or metrics_logger is None:
             return
         for name, value in metrics.items():
-            metrics_logger.log_value(("ecosystem", name), float(value), window=100)
+            if value == value:  # NaN: the episode had none of that kind (cold start)
+                metrics_logger.log_value(("ecosystem", name), float(value), window=100)

@@ -42,15 +42,22 @@ from marlrec.algorithm_config import module_table, scripted_behaviour
 from marlrec.encoder import resolve_encoder
 from marlrec.learned_behaviour import LearnedBehaviour
 from marlrec.scripted_comparison import episodes_on_seeds
-from marlrec.spec import DEFAULT_BEHAVIOUR, SCRIPTED_BEHAVIOURS, ExperimentSpec
+from marlrec.spec import (
+    DEFAULT_BEHAVIOUR,
+    SCRIPTED_BEHAVIOURS,
+    ExperimentSpec,
+    evaluation_env_params,
+)
 from marlrec.staged_folder import staged_folder
 
 ABSOLUTE_SEED_STRIDE = 1_000_000
 
 
 def evaluation_env(spec: ExperimentSpec) -> envs.RecEcosystemEnv:
+    """The env that evaluations run in: the training env's params updated by
+    ``evaluation.env_params`` (e.g. cold users and items let in)."""
     return envs.make_env(spec.env.preset, encoder=resolve_encoder(spec.env.encoder),
-                         **spec.env.params)
+                         **evaluation_env_params(spec))
 
 
 def absolute_seed(spec: ExperimentSpec, run: int) -> int:
@@ -114,8 +121,13 @@ def learned_module_ids(env: envs.RecEcosystemEnv, spec: ExperimentSpec, sharing:
 
 
 def summarise(episodes: list[dict[str, float]], metric: str) -> dict[str, Any]:
-    """Metric means over episodes plus the episode values of the headline ``metric``."""
-    out: dict[str, Any] = {k: float(np.mean([m[k] for m in episodes])) for k in episodes[0]}
+    """Metric means over episodes (NaN entries left out: a cold-start metric of an episode
+    without cold users) plus the episode values of the headline ``metric``."""
+    out: dict[str, Any] = {}
+    for key in episodes[0]:
+        values = np.array([m[key] for m in episodes], np.float64)
+        finite = values[~np.isnan(values)]
+        out[key] = float(finite.mean()) if finite.size else float("nan")
     out["episodes"] = len(episodes)
     out[f"{metric}_per_episode"] = [float(m[metric]) for m in episodes]
     return out

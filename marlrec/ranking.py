@@ -35,6 +35,7 @@ from envs.catalog import movielens_catalog
 from envs.encoding import unit_rows
 from envs.movielens import MovieLens100k
 from envs.user_model_check import heldout_split, ndcg_from_hits, rated_matrix, top_k_hits
+from envs.users import latest_ratings
 
 METRICS = ("precision", "recall", "f1", "ndcg", "hit_rate")
 BASELINE_SCORERS = ("random", "popularity", "greedy_by_appeal", "greedy_by_quality",
@@ -62,21 +63,11 @@ def ranking_metrics(scores: np.ndarray, relevant: np.ndarray, k: int,
     }
 
 
-def recent_ratings(data: MovieLens100k, train: np.ndarray, history_length: int) -> np.ndarray:
-    """Indices of each user's last ``history_length`` training ratings, by user, most
-    recent first within a user."""
-    idx = np.flatnonzero(train)
-    order = idx[np.lexsort((-data.rating_time[idx], data.rating_user[idx]))]
-    users = data.rating_user[order]
-    rank = np.arange(order.size) - np.searchsorted(users, users)  # position within the user
-    return order[rank < history_length]
-
-
 def recent_item_state(data: MovieLens100k, train: np.ndarray, item_vectors: np.ndarray,
                       history_length: int) -> np.ndarray:
     """``(n_users, d)`` unit mean of the vectors of each user's last ``history_length``
     training ratings by time (zero for a user with none)."""
-    recent = recent_ratings(data, train, history_length)
+    recent = latest_ratings(data, train, history_length)
     state = np.zeros((data.n_users, item_vectors.shape[1]), np.float32)
     np.add.at(state, data.rating_user[recent], item_vectors[data.rating_item[recent]])
     return unit_rows(state)
@@ -142,7 +133,7 @@ def user_states(env: Any, data: MovieLens100k, train: np.ndarray) -> np.ndarray:
     if cfg.user_state != "text":
         return recent_item_state(data, train, vectors, cfg.user_model.history_length)
     recent: list[list[str]] = [[] for _ in range(data.n_users)]
-    for i in recent_ratings(data, train, cfg.user_model.history_length):
+    for i in latest_ratings(data, train, cfg.user_model.history_length):
         recent[data.rating_user[i]].append(env.catalog.titles[data.rating_item[i]])
     texts = [user_state_text(profile, titles)
              for profile, titles in zip(env.population.profiles, recent, strict=True)]
@@ -155,7 +146,8 @@ def policy_scores(behaviour: Any, env: Any, data: MovieLens100k, train: np.ndarr
     :class:`marlrec.learned_behaviour.LearnedBehaviour`): its first slot's logits for every
     movie, shown ``num_candidates`` at a time as candidates of an observation built as
     ``env`` builds them at a session's start (the user's state, see :func:`user_states`;
-    appeal, popularity and quality from the training ratings; nothing observed yet). Exact
+    appeal, popularity and quality from the training ratings, none for ``cold_start``'s
+    new movies; nothing observed yet; ids for ``user_state="id"``). Exact
     for the candidate-scoring actor, whose score of a candidate does not depend on the
     others; an ``mlp`` actor's depend on the chunk they are shown in."""
     from envs.ecosystem import CANDIDATE_FEATURES, FEATURE_BOUND
@@ -166,6 +158,9 @@ def policy_scores(behaviour: Any, env: Any, data: MovieLens100k, train: np.ndarr
     catalog = movielens_catalog(data, rating_mask=train)
     popularity = np.log1p(catalog.prior_popularity) / np.log1p(
         catalog.prior_popularity.max() + 1.0)
+    new = env.cold_split.cold_items  # all False without cold_start
+    appeal, popularity = np.where(new, 0.0, catalog.appeal), np.where(new, 0.0, popularity)
+    ids = cfg.user_state == "id"
     chunks = -(-n // c)
     layout = np.resize(np.arange(n), chunks * c).reshape(chunks, c)  # last chunk wraps
     n_features = len(CANDIDATE_FEATURES) + int(cfg.reveal_quality)
@@ -176,14 +171,20 @@ def policy_scores(behaviour: Any, env: Any, data: MovieLens100k, train: np.ndarr
         user_state = np.repeat(state[users], chunks, axis=0)
         candidates = vectors[items]
         features = np.zeros((*items.shape, n_features), np.float32)
-        features[..., 0] = catalog.appeal[items]
+        features[..., 0] = appeal[items]
         features[..., 1] = popularity[items]
-        features[..., 3] = np.einsum("rcd,rd->rc", candidates, user_state)
+        if not ids:
+            features[..., 3] = np.einsum("rcd,rd->rc", candidates, user_state)
         if cfg.reveal_quality:
             features[..., 4] = catalog.quality[items]
         obs = {"user_state": user_state, "candidates": candidates,
                "candidate_features": np.clip(features, -FEATURE_BOUND, FEATURE_BOUND),
                "session": np.zeros((items.shape[0], 2), np.float32)}
+        if ids:
+            del obs["user_state"], obs["candidates"]
+            obs["user_id"] = np.repeat(env.cold_split.observed_user_ids(users), chunks)[
+                :, None].astype(np.float32)
+            obs["candidate_ids"] = env.cold_split.observed_item_ids(items).astype(np.float32)
         if env.item_features is not None:
             obs["candidate_attributes"] = env.item_features.build(items, env.catalog.provider)
         if cfg.intent == "on":  # offline there is no stated intent

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from envs.metrics import COLD_START_METRICS
 from marlrec import aggregate
 from marlrec.evaluation import (
     absolute_episodes,
@@ -60,7 +61,14 @@ class PolicyRuns:
     curve: list[tuple[float, list[float]]] = field(default_factory=list)  # per eval point
 
     def run_scores(self, metric: str) -> np.ndarray:
-        return np.array([np.mean([e[metric] for e in run]) for run in self.episodes])
+        """Each run's mean of ``metric`` over its episodes (NaN entries, e.g. a cold-start
+        metric of an episode without cold users, left out)."""
+        return np.array([_nanmean([e[metric] for e in run]) for run in self.episodes])
+
+
+def _nanmean(values: list[float]) -> float:
+    finite = [v for v in values if not np.isnan(v)]
+    return float(np.mean(finite)) if finite else float("nan")
 
 
 def load_spec_of(folder: Path) -> ExperimentSpec:
@@ -249,6 +257,30 @@ def plot_tradeoff(policies: list[PolicyRuns], path: Path) -> None:
 # ----------------------------------------------------------------------------- tables
 
 
+def plot_cold_start(policies: list[PolicyRuns], path: Path) -> None:
+    """Warm against cold: engagement per session by kind of user, clicks per impression by
+    kind of item; bars are means over runs, whiskers the runs' range."""
+    plt = _plt()
+    panels = (("engagement per session", "engagement_per_session_{}_users", "users"),
+              ("clicks per impression", "item_ctr_{}", "items"))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.5 * len(policies) + 2.5))
+    y = np.arange(len(policies))
+    for ax, (label, key, who) in zip(axes, panels, strict=True):
+        for offset, kind, colour in ((-0.2, "warm", "tab:orange"), (0.2, "cold", "tab:blue")):
+            runs = [p.run_scores(key.format(kind)) for p in policies]
+            means = np.array([np.nanmean(r) for r in runs])
+            low = means - np.array([np.nanmin(r) for r in runs])
+            high = np.array([np.nanmax(r) for r in runs]) - means
+            ax.barh(y + offset, means, height=0.4, color=colour, xerr=[low, high],
+                    label=f"{kind} {who}")
+        ax.set_yticks(y, [p.policy for p in policies])
+        ax.invert_yaxis()
+        ax.set_xlabel(label)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
+    fig.suptitle("Cold start: known (warm) against new (cold) users and items")
+    _save(plt, fig, path)
+
+
 def absolute_table(estimates: dict[str, dict[str, aggregate.Estimate]], runs: int,
                    episodes: int) -> str:
     rows = ["| policy | IQM [95% CI] | mean [95% CI] | median [95% CI] | runs | episodes/run |",
@@ -269,17 +301,32 @@ def poi_table(poi: dict[tuple[str, str], aggregate.Estimate], names: list[str]) 
     return "\n".join(rows)
 
 
-def metrics_table(policies: list[PolicyRuns], reps: int) -> str:
-    head = "| policy | " + " | ".join(HEADLINE_METRICS) + " |"
-    rows = [head, "|---" * (len(HEADLINE_METRICS) + 1) + "|"]
-    per_metric = {m: aggregate.interval_estimates({p.policy: p.run_scores(m) for p in policies},
-                                                  reps=reps) for m in HEADLINE_METRICS}
+def metrics_table(policies: list[PolicyRuns], reps: int,
+                  metrics: tuple[str, ...] = HEADLINE_METRICS) -> str:
+    """Mean over runs [95% CI] of each of ``metrics``, one row per policy."""
+    head = "| policy | " + " | ".join(metrics) + " |"
+    rows = [head, "|---" * (len(metrics) + 1) + "|"]
+    per_metric: dict[str, dict[str, dict[str, aggregate.Estimate]]] = {}
+    for m in metrics:
+        scores = {p.policy: p.run_scores(m) for p in policies}
+        complete = {name: v for name, v in scores.items() if not np.isnan(v).any()}
+        per_metric[m] = aggregate.interval_estimates(complete, reps=reps) if complete else {}
+        for name, v in scores.items():  # runs without a value (no cold user met) left out
+            if name not in complete and not np.isnan(v).all():
+                per_metric[m] |= aggregate.interval_estimates({name: v[~np.isnan(v)]}, reps=reps)
     for p in policies:
-        cells = [f"{per_metric[m][p.policy]['Mean'].point:.3g} "
-                 f"[{per_metric[m][p.policy]['Mean'].low:.3g}, "
-                 f"{per_metric[m][p.policy]['Mean'].high:.3g}]" for m in HEADLINE_METRICS]
+        cells = []
+        for m in metrics:
+            e = per_metric[m].get(p.policy)
+            cells.append("—" if e is None else
+                         f"{e['Mean'].point:.3g} [{e['Mean'].low:.3g}, {e['Mean'].high:.3g}]")
         rows.append(f"| {p.policy} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
+
+
+def has_cold_start(policies: list[PolicyRuns]) -> bool:
+    """Whether the episodes carry the cold/warm split (the env had ``cold_start``)."""
+    return COLD_START_METRICS[0] in policies[0].episodes[0][0]
 
 
 def ranking_table(policies: list[PolicyRuns], ranking: dict[str, dict[str, Any]]) -> str:
@@ -346,6 +393,8 @@ def write_report(folder: str | Path, reps: int = 2000,
         plot_poi(poi, names, staging / "probability_of_improvement.png")
         plot_profiles(profiles, taus, metric, staging / "performance_profile.png")
         plot_tradeoff(policies, staging / "tradeoff.png")
+        if has_cold_start(policies):
+            plot_cold_start(policies, staging / "cold_start.png")
         (staging / "scores.json").write_text(json.dumps({
             "metric": metric, "seeds": spec.seeds,
             "absolute_seeds": [absolute_seed(spec, r) for r in range(len(spec.seeds))],
@@ -386,6 +435,17 @@ def _markdown(spec: ExperimentSpec, policies: list[PolicyRuns],
               n_episodes: int, reps: int, ranking: dict[str, dict[str, Any]] | None) -> str:
     metric = spec.evaluation.metric
     runs = len(spec.seeds)
+    cold = "" if not has_cold_start(policies) else f"""
+## Cold start: new users and items against known ones (mean over runs [95% CI])
+
+{metrics_table(policies, reps, COLD_START_METRICS)}
+
+Warm users start each session with their past consumption as its history; cold users with
+their profile text only. Cold items show the platform no popularity and no appeal, only
+their text; training never met a cold user or item (`envs/cold_start.py`).
+
+![cold start](cold_start.png)
+"""
     offline = "" if ranking is None else f"""
 ## Offline ranking on held-out MovieLens-100k ratings (k = {RANKING_K})
 
@@ -420,7 +480,7 @@ budget {spec.stop.env_steps:,} env steps per run.
 {metrics_table(policies, reps)}
 
 ![engagement against exposure Gini](tradeoff.png)
-{offline}
+{cold}{offline}
 ## Evaluations during training ({metric}: mean over runs (each run))
 
 {curve_table(policies)}

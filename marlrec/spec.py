@@ -147,6 +147,9 @@ class EvaluationSpec:
     # None: random and greedy_by_appeal slates when the slate policy learns, else the
     # scripted behaviours of the learned roles
     baselines: list[str] | None = None
+    # env params of the evaluation envs, merged over env.params (dicts key by key), e.g.
+    # {cold_start: {include_cold: true}}: train without new users and items, evaluate with
+    env_params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -257,19 +260,9 @@ def _check(spec: ExperimentSpec) -> ExperimentSpec:
                         "slashes (it names the results folder)")
     _one_of(f"{p}.env.preset", spec.env.preset, sorted(envs.PRESETS))
     _one_of(f"{p}.env.encoder", spec.env.encoder, ENCODERS)
-    config_fields = {f.name for f in dataclasses.fields(EcosystemConfig)}
-    params = dict(spec.env.params)
-    unknown = sorted(set(params) - config_fields - set(_CATALOG_PARAMS))
-    if unknown:
-        raise SpecError(f"{p}.env.params: unknown key(s) {unknown}; allowed: "
-                        f"{sorted(config_fields | set(_CATALOG_PARAMS))}")
-    if "catalog" in params:
-        _one_of(f"{p}.env.params.catalog", params["catalog"], envs.CATALOGS)
-    try:
-        EcosystemConfig().with_overrides(**{k: v for k, v in params.items()
-                                            if k in config_fields})
-    except (ValueError, TypeError) as e:
-        raise SpecError(f"{p}.env.params: {e}") from e
+    _check_env_params(f"{p}.env.params", dict(spec.env.params))
+    _check_env_params(f"{p}.evaluation.env_params", evaluation_env_params(spec),
+                      spec.evaluation.env_params)
 
     preset_learned = envs.PRESETS[spec.env.preset].learned_roles
     unknown_roles = sorted(set(spec.roles) - set(ROLES))
@@ -332,7 +325,7 @@ def _check(spec: ExperimentSpec) -> ExperimentSpec:
     _at_least(f"{p}.evaluation.absolute_factor", spec.evaluation.absolute_factor, 1)
     _one_of(f"{p}.evaluation.metric", spec.evaluation.metric, SELECTION_METRICS)
     offered = [b for r in ROLES if roles[r].learned for b in SCRIPTED_BEHAVIOURS[r]]
-    if roles["slate_policy"].learned and params.get("catalog") == "movielens-100k":
+    if roles["slate_policy"].learned and spec.env.params.get("catalog") == "movielens-100k":
         offered.append("collaborative_filtering")  # privileged: evaluation baseline only
     baselines = spec.evaluation.baselines
     if baselines is None:
@@ -342,6 +335,42 @@ def _check(spec: ExperimentSpec) -> ExperimentSpec:
         _one_of(f"{p}.evaluation.baselines[{i}]", name, offered)
     return dataclasses.replace(spec, roles=roles, evaluation=dataclasses.replace(
         spec.evaluation, every_env_steps=every, baselines=list(baselines)))
+
+
+def _check_env_params(path: str, params: dict[str, Any],
+                      given: dict[str, Any] | None = None) -> None:
+    """Env params name known keys with values the env accepts; ``given`` (default
+    ``params``) are the keys the user wrote at ``path``."""
+    config_fields = {f.name for f in dataclasses.fields(EcosystemConfig)}
+    unknown = sorted(set(params if given is None else given) - config_fields
+                     - set(_CATALOG_PARAMS))
+    if unknown:
+        raise SpecError(f"{path}: unknown key(s) {unknown}; allowed: "
+                        f"{sorted(config_fields | set(_CATALOG_PARAMS))}")
+    if "catalog" in params:
+        _one_of(f"{path}.catalog", params["catalog"], envs.CATALOGS)
+    try:
+        EcosystemConfig().with_overrides(**{k: v for k, v in params.items()
+                                            if k in config_fields})
+    except (ValueError, TypeError) as e:
+        raise SpecError(f"{path}: {e}") from e
+
+
+def merged_params(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overrides`` applied, nested dicts merged key by key."""
+    out = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged_params(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def evaluation_env_params(spec: ExperimentSpec) -> dict[str, Any]:
+    """The env params of evaluation envs: ``env.params`` updated by
+    ``evaluation.env_params``."""
+    return merged_params(dict(spec.env.params), dict(spec.evaluation.env_params))
 
 
 def _check_capabilities(spec: ExperimentSpec, roles: dict[str, RoleSpec], path: str) -> None:

@@ -262,3 +262,51 @@ def test_a_movielens_report_puts_held_out_ranking_next_to_simulated_metrics(
         assert f"| {name} |" in report.split("## Offline ranking")[1]
         assert 0.0 <= row["ndcg"] <= 1.0 and row["users"] > 900
     assert ranking["collaborative_filtering"]["ndcg"] > ranking["random"]["ndcg"]
+
+
+def test_a_cold_start_report_splits_warm_and_cold_and_ranks_with_learned_ids(
+        local_ray, movielens_data, tmp_path):
+    """Trained without new users and items (include_cold false), evaluated with them; the id
+    state's modules are scored on held-out ratings too."""
+    from PIL import Image
+
+    from marlrec.report import write_report
+    from marlrec.run import run_experiment
+
+    params = {**TINY, "catalog": "movielens-100k", "user_state": "id", "num_sessions": 4,
+              "cold_start": {"user_share": 0.4, "item_share": 0.2, "include_cold": False}}
+    for key in ("num_items", "num_providers", "num_users"):
+        params.pop(key)
+    spec = tiny_spec(tmp_path, env={"preset": "interest_evolution", "params": params})
+    spec = parse_spec({**spec.to_dict(), "evaluation": {
+        "episodes": 2, "seed": 1000, "every_env_steps": 200, "absolute_factor": 2,
+        "baselines": ["random", "greedy_by_appeal"],
+        "env_params": {"cold_start": {"include_cold": True}}}})
+    run_experiment(spec, verbose=0)
+    out = write_report(tmp_path / "tiny", reps=100)
+    report = (out / "report.md").read_text()
+    section = report.split("## Cold start: new users and items against known ones")[1]
+    for policy in ("PPO per_role", "random", "greedy_by_appeal"):
+        row = next(line for line in section.splitlines() if line.startswith(f"| {policy} |"))
+        assert "—" not in row and "nan" not in row  # evaluation met cold users and items
+    with Image.open(out / "cold_start.png") as image:
+        image.verify()
+        assert image.size[0] > 800
+    runs = json.loads((out / "scores.json").read_text())["policies"]["PPO per_role"]["runs"]
+    assert all(0 < e["cold_item_impression_share"] < 1 for run in runs for e in run)
+    ranking = json.loads((out / "scores.json").read_text())["ranking"]
+    assert 0.0 <= ranking["PPO per_role"]["ndcg"] <= 1.0
+
+
+def test_metric_tables_leave_out_runs_without_a_value_and_mark_policies_with_none():
+    from marlrec.report import PolicyRuns, metrics_table
+
+    nan = float("nan")
+    a = PolicyRuns("a", learned=False, episodes=[[{"m": 1.0}, {"m": nan}], [{"m": 3.0}]])
+    b = PolicyRuns("b", learned=False, episodes=[[{"m": nan}], [{"m": 5.0}]])
+    c = PolicyRuns("c", learned=False, episodes=[[{"m": nan}], [{"m": nan}]])
+    assert np.array_equal(b.run_scores("m"), [nan, 5.0], equal_nan=True)
+    rows = metrics_table([a, b, c], reps=50, metrics=("m",)).splitlines()
+    assert rows[2].startswith("| a | 2 [1, 3]")  # episode NaNs left out of run means
+    assert rows[3].startswith("| b | 5 [5, 5]")  # the run without a value left out
+    assert rows[4] == "| c | — |"

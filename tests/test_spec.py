@@ -102,6 +102,11 @@ def test_the_grid_takes_several_sharing_modes_and_algorithms():
         ({"evaluation": {"every_env_steps": 300}}, "experiment.evaluation.every_env_steps: 300 "
                                                    "must divide stop.env_steps (400)"),
         ({"name": "my run"}, "experiment.name: 'my run' must be a non-empty name"),
+        ({"evaluation": {"env_params": {"num_sesions": 3}}},
+         "experiment.evaluation.env_params: unknown key(s) ['num_sesions']"),
+        ({"evaluation": {"env_params": {"cold_start": {"include_cold": "yes"}}}},
+         "experiment.evaluation.env_params: cold_start.include_cold='yes' must be true or "
+         "false"),
     ],
 )
 def test_bad_specs_name_the_key_path_value_and_what_is_allowed(patch, message):
@@ -133,6 +138,17 @@ def test_missing_and_broken_files(tmp_path):
     bad.write_text("env: [unclosed\n")
     with pytest.raises(SpecError, match="not valid YAML"):
         load_spec(bad)
+
+
+def test_evaluation_env_params_merge_over_the_training_params_key_by_key():
+    from marlrec.spec import evaluation_env_params
+
+    spec = parse_spec({**GOOD, "env": {"preset": "interest_evolution", "params": {
+        "num_sessions": 4, "cold_start": {"user_share": 0.3, "include_cold": False}}},
+        "evaluation": {"env_params": {"cold_start": {"include_cold": True}}}})
+    assert evaluation_env_params(spec) == {
+        "num_sessions": 4, "cold_start": {"user_share": 0.3, "include_cold": True}}
+    assert spec.env.params["cold_start"]["include_cold"] is False  # training unchanged
 
 
 def test_shipped_experiment_specs_are_valid():
