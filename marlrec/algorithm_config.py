@@ -150,7 +150,8 @@ def learned_module_spec(info: AlgorithmInfo, spec: ExperimentSpec, own_space: An
         "slate_actor": model.slate_actor or info.slate_actors[0],
         "fcnet_hiddens": list(model.fcnet_hiddens),
         "fcnet_activation": model.fcnet_activation,
-        "scorer_hiddens": list(model.scorer_hiddens)})
+        "scorer_hiddens": list(model.scorer_hiddens),
+        "id_embedding_dim": model.id_embedding_dim})
 
 
 def build_algorithm_config(spec: ExperimentSpec, algorithm: str, sharing: str, seed: int,

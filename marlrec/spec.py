@@ -104,6 +104,7 @@ class ModelSpec:
     fcnet_hiddens: list[int] = field(default_factory=lambda: [256, 256])
     fcnet_activation: str = "tanh"
     scorer_hiddens: list[int] = field(default_factory=lambda: [64, 64])
+    id_embedding_dim: int = 32  # the env's user_state="id": learned user / item embeddings
 
 
 @dataclass(frozen=True)
@@ -404,6 +405,7 @@ def _check_model(spec: ExperimentSpec, path: str) -> None:
         if not sizes or any(n < 1 for n in sizes):
             raise SpecError(f"{path}.{name}: {sizes!r} must be a non-empty list of positive "
                             "layer sizes")
+    _at_least(f"{path}.id_embedding_dim", model.id_embedding_dim, 1)
 
 
 def _check_training(spec: ExperimentSpec, path: str) -> None:
