@@ -229,15 +229,8 @@ class SyntheticUsers:
         names = catalog.topic_names
         profiles = tuple(f"A viewer who enjoys {names[a]} and sometimes {names[b]}."
                          for a, b in pairs)
-        # Gumbel top-k: PRIOR_HISTORY_LENGTH draws without replacement from the softmax
-        logits = PRIOR_CHOICE_SHARPNESS * interest @ item_vectors.T
-        gumbel = -np.log(-np.log(rng.uniform(1e-12, 1.0, logits.shape)))
-        length = min(PRIOR_HISTORY_LENGTH, catalog.num_items)
-        history = np.argsort(-(logits + gumbel), axis=1)[:, :length]
-        prior = np.full((self.num_users, PRIOR_HISTORY_LENGTH), -1, np.int64)
-        prior[:, :length] = history
         return UserPopulation(f"synthetic-{self.num_users}-seed{self.seed}", profiles, interest,
-                              prior)
+                              sampled_prior_history(interest, item_vectors, rng))
 
 
 @dataclass(frozen=True, eq=False)
@@ -290,6 +283,22 @@ def movielens_prior_history(data: MovieLens100k, rating_mask: np.ndarray) -> np.
     rank = np.arange(latest.size) - np.searchsorted(users, users)
     prior = np.full((data.n_users, PRIOR_HISTORY_LENGTH), -1, np.int64)
     prior[users, rank] = data.rating_item[latest]
+    return prior
+
+
+def sampled_prior_history(interest: np.ndarray, item_vectors: np.ndarray,
+                          rng: np.random.Generator, chunk: int = 256) -> np.ndarray:
+    """``(num_users, PRIOR_HISTORY_LENGTH)`` distinct items per user drawn without
+    replacement from ``softmax(PRIOR_CHOICE_SHARPNESS * <interest, v_i>)`` (Gumbel top-k,
+    ``chunk`` users at a time), in draw order; -1 padded when the catalog is smaller."""
+    num_users, num_items = interest.shape[0], item_vectors.shape[0]
+    length = min(PRIOR_HISTORY_LENGTH, num_items)
+    prior = np.full((num_users, PRIOR_HISTORY_LENGTH), -1, np.int64)
+    for start in range(0, num_users, chunk):
+        rows = slice(start, min(start + chunk, num_users))
+        logits = PRIOR_CHOICE_SHARPNESS * interest[rows] @ item_vectors.T
+        keys = logits - np.log(-np.log(rng.uniform(1e-12, 1.0, logits.shape)))
+        prior[rows, :length] = np.argsort(-keys, axis=1)[:, :length]
     return prior
 
 
