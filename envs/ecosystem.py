@@ -40,7 +40,15 @@ only state of catalogs with fixed item features), or ``"text_deferred"``: the en
 session's state text in ``infos["slate_policy_j"]["user_state_text"]`` every step, for an
 encoder outside the env to put in the observation; in RLlib the env-to-module connector
 ``marlrec.encoder.rllib.EncodeUserStateTexts`` does so with one encoder call for all the
-sub-envs of a runner.
+sub-envs of a runner. ``"id"``: the env runs as with ``item_mean``, but the slate policy
+sees ids instead of anything derived from text: ``user_id`` and ``candidate_ids`` (the
+platform's vocabulary, :meth:`envs.cold_start.ColdSplit.observed_user_ids`) replace
+``user_state`` and ``candidates``, and the similarity feature is 0.
+
+Cold start (``cold_start``, :mod:`envs.cold_start`): warm users start each session with
+their past consumption as its history, cold users with their profile only; cold items show
+the platform no popularity or appeal; ``include_cold=False`` keeps cold users and items out
+(for training); ``env.cold_split`` says who and what is cold.
 
 Sessions: when a session ends (budget spent or the user left) a new user takes the slot,
 unless ``session_ends_episode`` (one session slot only): then the episode ends with the

@@ -190,7 +190,8 @@ def test_step_after_end_requires_reset():
         ({"slate_size": 11, "num_candidates": 10}, "slate_size=11 must be <= num_candidates=10"),
         ({"num_sessions": 0}, "num_sessions=0 must be an integer >= 1"),
         ({"user_state": "tfidf"},
-         "user_state='tfidf' is not one of ('text', 'item_mean', 'text_deferred', 'interest')"),
+         "user_state='tfidf' is not one of ('text', 'item_mean', 'text_deferred', 'interest', "
+         "'id')"),
         ({"catalog": "netflix"}, "catalog='netflix' is not one of"),
         ({"sessions": 3}, "unknown parameter(s) ['sessions']"),
         ({"user_model": {"budjet": 3}}, "unknown user_model parameter(s) ['budjet']"),
