@@ -70,14 +70,15 @@ class ColdSplit:
 
     @classmethod
     def draw(cls, config: ColdStart, num_users: int, num_items: int) -> ColdSplit:
-        """``round(share * n)`` users and items chosen uniformly without replacement."""
-        rng = np.random.default_rng(config.seed)
+        """``round(share * n)`` users and items chosen uniformly without replacement, each
+        from its own random stream: changing ``user_share`` leaves the cold items alone."""
+        user_rng, item_rng = (np.random.default_rng([config.seed, s]) for s in (0, 1))
         cold_users = np.zeros(num_users, bool)
-        cold_users[rng.choice(num_users, int(round(config.user_share * num_users)),
-                              replace=False)] = True
+        cold_users[user_rng.choice(num_users, int(round(config.user_share * num_users)),
+                                   replace=False)] = True
         cold_items = np.zeros(num_items, bool)
-        cold_items[rng.choice(num_items, int(round(config.item_share * num_items)),
-                              replace=False)] = True
+        cold_items[item_rng.choice(num_items, int(round(config.item_share * num_items)),
+                                   replace=False)] = True
         return cls(cold_users, cold_items)
 
     @classmethod

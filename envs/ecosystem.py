@@ -275,6 +275,16 @@ def user_state_text(profile: str, recent_titles: Sequence[str]) -> str:
     return f"{profile} Recently watched: {'; '.join(recent_titles)}."
 
 
+def show_ids_instead_of_text(slate: dict[str, np.ndarray], split: ColdSplit,
+                             users: np.ndarray, candidates: np.ndarray) -> None:
+    """``user_state="id"``: the slate observation's ``user_id`` ``(rows, 1)`` and
+    ``candidate_ids`` ``(rows, C)`` (index + 1, 0 for a cold user or item) replace its
+    ``user_state`` and ``candidates`` in place."""
+    del slate["user_state"], slate["candidates"]
+    slate["user_id"] = split.observed_user_ids(users)[:, None].astype(np.float32)
+    slate["candidate_ids"] = split.observed_item_ids(candidates).astype(np.float32)
+
+
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the ``k`` largest scores per row, largest first; overwrites
     ``scores``. Repeated argmax is 3x faster than argpartition + argsort for small k."""
@@ -387,7 +397,10 @@ class RecEcosystemEnv(ParallelEnv):
             del slate_keys["user_state"], slate_keys["candidates"]
             slate_keys["user_id"] = spaces.Box(0.0, self.population.num_users, (1,), np.float32)
             slate_keys["candidate_ids"] = spaces.Box(0.0, catalog.num_items, (c,), np.float32)
-        self.item_features = ItemFeatureBuilder(catalog) if cfg.item_attributes else None
+        # The attribute columns' popularity is the observed one: a cold item shows none.
+        self.item_features = (ItemFeatureBuilder(replace(
+            catalog, prior_popularity=self._observed_prior_popularity))
+            if cfg.item_attributes else None)
         if self.item_features is not None:
             slate_keys["candidate_attributes"] = spaces.Box(
                 0.0, 1.0, (c, self.item_features.size), np.float32)
@@ -422,7 +435,7 @@ class RecEcosystemEnv(ParallelEnv):
         self._rng = np.random.default_rng()
         self._popularity_scale = float(np.log1p(catalog.prior_popularity.max() + 1.0))
         self.metrics = EpisodeMetrics(
-            b, catalog.num_items, catalog.num_providers, self._observed_prior_popularity,
+            b, catalog.num_items, catalog.num_providers, catalog.prior_popularity,
             cold_items=None if cfg.cold_start is None else self.cold_split.cold_items)
 
     # -- PettingZoo API -----------------------------------------------------------------
@@ -665,10 +678,7 @@ class RecEcosystemEnv(ParallelEnv):
             "session": session,
         }
         if cfg.user_state == "id":
-            del slate["user_state"], slate["candidates"]
-            slate["user_id"] = self.cold_split.observed_user_ids(self._user)[:, None].astype(
-                np.float32)
-            slate["candidate_ids"] = self.cold_split.observed_item_ids(cand).astype(np.float32)
+            show_ids_instead_of_text(slate, self.cold_split, self._user, cand)
         if self.item_features is not None:
             slate["candidate_attributes"] = self.item_features.build(cand, self.market.owner)
         if cfg.intent == "on":
@@ -712,6 +722,12 @@ class RecEcosystemEnv(ParallelEnv):
     def candidate_items(self) -> np.ndarray:
         """Catalog indices ``(B, C)`` of the candidates in the current observations."""
         return self._candidates.copy()
+
+    @property
+    def profile_vectors(self) -> np.ndarray:
+        """``(num_users, d)`` the users' encoded profiles: an ``item_mean`` session's state
+        before it has a history (not built for ``user_state="interest"``)."""
+        return self._profile_vectors
 
     @property
     def shown_items(self) -> np.ndarray:

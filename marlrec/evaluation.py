@@ -120,14 +120,17 @@ def learned_module_ids(env: envs.RecEcosystemEnv, spec: ExperimentSpec, sharing:
     return sorted({m for a, m in table.items() if env.role_of(a) in spec.learned_roles})
 
 
+def finite_mean(values: list[float]) -> float:
+    """Mean of the values that are not NaN; NaN if none are."""
+    finite = [v for v in values if not np.isnan(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
 def summarise(episodes: list[dict[str, float]], metric: str) -> dict[str, Any]:
     """Metric means over episodes (NaN entries left out: a cold-start metric of an episode
     without cold users) plus the episode values of the headline ``metric``."""
-    out: dict[str, Any] = {}
-    for key in episodes[0]:
-        values = np.array([m[key] for m in episodes], np.float64)
-        finite = values[~np.isnan(values)]
-        out[key] = float(finite.mean()) if finite.size else float("nan")
+    out: dict[str, Any] = {key: finite_mean([m[key] for m in episodes])
+                           for key in episodes[0]}
     out["episodes"] = len(episodes)
     out[f"{metric}_per_episode"] = [float(m[metric]) for m in episodes]
     return out

@@ -120,20 +120,26 @@ def heldout_ranking(data: MovieLens100k, scorers: dict[Any, Any], k: int = 10,
 def user_states(env: Any, data: MovieLens100k, train: np.ndarray) -> np.ndarray:
     """``(n_users, d)``: each MovieLens user's state as ``env`` would show it to the slate
     policy after the user's last ``history_length`` training ratings (by time) were the
-    session's history: ``item_mean`` / ``text_deferred`` the unit mean of their vectors,
-    ``text`` the encoded "profile + Recently watched: titles", ``interest`` the interest
-    built from the training ratings."""
+    session's history: ``item_mean`` / ``text_deferred`` the unit mean of their vectors
+    (the profile's vector for a user with none), ``text`` the encoded "profile + Recently
+    watched: titles", ``interest`` the interest built from the training ratings. With
+    ``cold_start``, as in the env, a cold user has no history (profile only) and no
+    history holds a cold item."""
     from envs.ecosystem import user_state_text
 
-    cfg, vectors = env.config, env.item_vectors
+    cfg, vectors, split = env.config, env.item_vectors, env.cold_split
     if cfg.user_state == "interest":
         from envs.users import MovieLensUsers
 
         return MovieLensUsers(data, rating_mask=train).build(env.catalog, vectors).interest
+    seen = train & ~split.cold_users[data.rating_user] & ~split.cold_items[data.rating_item]
     if cfg.user_state != "text":
-        return recent_item_state(data, train, vectors, cfg.user_model.history_length)
+        state = recent_item_state(data, seen, vectors, cfg.user_model.history_length)
+        no_history = ~state.any(axis=1)
+        state[no_history] = env.profile_vectors[no_history]
+        return state
     recent: list[list[str]] = [[] for _ in range(data.n_users)]
-    for i in latest_ratings(data, train, cfg.user_model.history_length):
+    for i in latest_ratings(data, seen, cfg.user_model.history_length):
         recent[data.rating_user[i]].append(env.catalog.titles[data.rating_item[i]])
     texts = [user_state_text(profile, titles)
              for profile, titles in zip(env.population.profiles, recent, strict=True)]
@@ -150,7 +156,7 @@ def policy_scores(behaviour: Any, env: Any, data: MovieLens100k, train: np.ndarr
     new movies; nothing observed yet; ids for ``user_state="id"``). Exact
     for the candidate-scoring actor, whose score of a candidate does not depend on the
     others; an ``mlp`` actor's depend on the chunk they are shown in."""
-    from envs.ecosystem import CANDIDATE_FEATURES, FEATURE_BOUND
+    from envs.ecosystem import CANDIDATE_FEATURES, FEATURE_BOUND, show_ids_instead_of_text
 
     cfg, vectors = env.config, env.item_vectors
     c, n = cfg.num_candidates, data.n_items
@@ -181,10 +187,7 @@ def policy_scores(behaviour: Any, env: Any, data: MovieLens100k, train: np.ndarr
                "candidate_features": np.clip(features, -FEATURE_BOUND, FEATURE_BOUND),
                "session": np.zeros((items.shape[0], 2), np.float32)}
         if ids:
-            del obs["user_state"], obs["candidates"]
-            obs["user_id"] = np.repeat(env.cold_split.observed_user_ids(users), chunks)[
-                :, None].astype(np.float32)
-            obs["candidate_ids"] = env.cold_split.observed_item_ids(items).astype(np.float32)
+            show_ids_instead_of_text(obs, env.cold_split, np.repeat(users, chunks), items)
         if env.item_features is not None:
             obs["candidate_attributes"] = env.item_features.build(items, env.catalog.provider)
         if cfg.intent == "on":  # offline there is no stated intent

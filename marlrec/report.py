@@ -40,6 +40,7 @@ from marlrec.evaluation import (
     baseline_behaviours,
     best_folder,
     evaluation_env,
+    finite_mean,
     learned_behaviours,
     load_modules,
 )
@@ -63,12 +64,19 @@ class PolicyRuns:
     def run_scores(self, metric: str) -> np.ndarray:
         """Each run's mean of ``metric`` over its episodes (NaN entries, e.g. a cold-start
         metric of an episode without cold users, left out)."""
-        return np.array([_nanmean([e[metric] for e in run]) for run in self.episodes])
+        return np.array([finite_mean([e[metric] for e in run]) for run in self.episodes])
 
 
-def _nanmean(values: list[float]) -> float:
-    finite = [v for v in values if not np.isnan(v)]
-    return float(np.mean(finite)) if finite else float("nan")
+def _json_text(value: Any) -> str:
+    """Strict JSON (what any parser reads): NaN, e.g. a cold-start metric of an episode
+    without cold users, written as null."""
+    def clean(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(x) for x in v]
+        return None if isinstance(v, float) and np.isnan(v) else v
+    return json.dumps(clean(value), indent=1, allow_nan=False)
 
 
 def load_spec_of(folder: Path) -> ExperimentSpec:
@@ -395,7 +403,7 @@ def write_report(folder: str | Path, reps: int = 2000,
         plot_tradeoff(policies, staging / "tradeoff.png")
         if has_cold_start(policies):
             plot_cold_start(policies, staging / "cold_start.png")
-        (staging / "scores.json").write_text(json.dumps({
+        (staging / "scores.json").write_text(_json_text({
             "metric": metric, "seeds": spec.seeds,
             "absolute_seeds": [absolute_seed(spec, r) for r in range(len(spec.seeds))],
             "episodes_per_run": n_episodes,
@@ -403,12 +411,12 @@ def write_report(folder: str | Path, reps: int = 2000,
                          for name, by_kind in estimates.items()},
             "policies": {p.policy: {"learned": p.learned, "runs": p.episodes,
                                     "curve": p.curve} for p in policies},
-            "ranking": ranking}, indent=1))
-        (staging / "marl_eval.json").write_text(json.dumps(aggregate.marl_eval_json(
+            "ranking": ranking}))
+        (staging / "marl_eval.json").write_text(_json_text(aggregate.marl_eval_json(
             "marlrec", spec.env.preset, metric,
             {p.policy: [[e[metric] for e in run] for run in p.episodes] for p in policies},
             {p.policy: [{int(s): [v[r]] for s, v in p.curve} for r in range(len(p.episodes))]
-             for p in policies if p.learned}), indent=1))
+             for p in policies if p.learned})))
         (staging / "report.md").write_text(_markdown(spec, policies, estimates, poi, names,
                                                      n_episodes, reps, ranking))
     return out

@@ -74,6 +74,11 @@ _CATALOG_PARAMS = ("catalog", "num_items", "num_topics", "num_providers", "num_u
                    "catalog_seed", "data_dir")
 
 
+_FIXED_FOR_EVALUATION = ("num_sessions", "num_candidates", "slate_size", "user_state",
+                         "reveal_quality", "item_attributes", "intent", *_CATALOG_PARAMS)
+"""Env params that fix the learned modules' agents, spaces or item/user ids."""
+
+
 class SpecError(ValueError):
     """A spec key has a wrong name, type or value; the message names all three."""
 
@@ -264,6 +269,12 @@ def _check(spec: ExperimentSpec) -> ExperimentSpec:
     _check_env_params(f"{p}.env.params", dict(spec.env.params))
     _check_env_params(f"{p}.evaluation.env_params", evaluation_env_params(spec),
                       spec.evaluation.env_params)
+    fixed = sorted(set(spec.evaluation.env_params) & set(_FIXED_FOR_EVALUATION))
+    if fixed:
+        raise SpecError(f"{p}.evaluation.env_params: {fixed} cannot differ from training "
+                        "(they change the agents, their observations or the catalog the "
+                        "modules learned); allowed to differ: the dynamics, e.g. cold_start, "
+                        "horizon, user_model, provider_model")
 
     preset_learned = envs.PRESETS[spec.env.preset].learned_roles
     unknown_roles = sorted(set(spec.roles) - set(ROLES))

@@ -60,6 +60,9 @@ def test_the_split_draws_the_shares_and_is_fixed_by_its_seed():
     assert np.array_equal(again.cold_users, split.cold_users)
     other = cold_env(cold_start={**EVALUATE, "seed": 1}).cold_split
     assert not np.array_equal(other.cold_items, split.cold_items)
+    # users and items come from their own streams: more new users, the same new items
+    more_users = cold_env(cold_start={**EVALUATE, "user_share": 0.5}).cold_split
+    assert np.array_equal(more_users.cold_items, split.cold_items)
 
 
 def test_training_never_meets_a_cold_user_or_item_and_its_split_metrics_are_nan():
@@ -108,6 +111,11 @@ def test_a_cold_item_shows_no_appeal_or_popularity_until_clicked_but_users_see_i
     assert np.all(features[..., appeal][cold] == 0.0)
     assert np.all(features[..., popularity][cold] == 0.0)
     assert np.allclose(features[..., appeal][~cold], env.catalog.appeal[cand][~cold])
+    attributes = cold_env(include_cold=True, item_attributes=True)
+    attributes.reset(seed=0)
+    columns = attributes.role_observations()["slate_policy"]["candidate_attributes"]
+    column = attributes.item_features.names.index("popularity")
+    assert np.all(columns[..., column][cold] == 0.0) and columns[..., column][~cold].any()
     # the user's view of a slate keeps the true appeal: the choice model is unchanged
     shown = env.shown_items
     assert np.allclose(obs["user"]["slate_features"][..., 0], env.catalog.appeal[shown])
@@ -195,6 +203,9 @@ def test_id_embeddings_cannot_tell_new_items_apart_and_never_train_their_row():
         ids = o["candidate_ids"].clone()
         ids[0, 0], ids[0, 1] = item_a, item_b
         o["candidate_ids"] = ids
+        features = o["candidate_features"].clone()
+        features[0, 1] = features[0, 0]  # the two candidates differ by their ids only
+        o["candidate_features"] = features
         flat = torch.cat([o[k].reshape(1, -1) for k in sorted(o)], dim=1)
         return module.actor(flat)[0, :2]
 

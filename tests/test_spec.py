@@ -107,6 +107,8 @@ def test_the_grid_takes_several_sharing_modes_and_algorithms():
         ({"evaluation": {"env_params": {"cold_start": {"include_cold": "yes"}}}},
          "experiment.evaluation.env_params: cold_start.include_cold='yes' must be true or "
          "false"),
+        ({"evaluation": {"env_params": {"user_state": "id", "horizon": 50}}},
+         "experiment.evaluation.env_params: ['user_state'] cannot differ from training"),
     ],
 )
 def test_bad_specs_name_the_key_path_value_and_what_is_allowed(patch, message):
