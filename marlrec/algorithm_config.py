@@ -209,7 +209,7 @@ def build_algorithm_config(spec: ExperimentSpec, algorithm: str, sharing: str, s
                      **runner)
         .learners(num_learners=resources.num_learners,
                   num_gpus_per_learner=resources.num_gpus_per_learner, **learner)
-        .multi_agent(policies=set(specs), policy_mapping_fn=AgentToModule(table),
+        .multi_agent(policies=list(specs), policy_mapping_fn=AgentToModule(table),
                      policies_to_train=sorted({m for a, m in table.items()
                                                if env.role_of(a) in learned}))
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=specs))

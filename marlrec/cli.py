@@ -115,12 +115,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from marlrec.run import run_experiment
+    from marlrec.run import WORKER_ENV_VARS, run_experiment
 
     if not ray.is_initialized():
-        # A fresh local Ray unless RAY_ADDRESS names a cluster ("auto" on a head node).
+        # A fresh local Ray unless RAY_ADDRESS names a cluster ("auto" on a head node);
+        # a job submitted by `marlrec launch` already carries WORKER_ENV_VARS.
+        in_job = "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ
         ray.init(address=os.environ.get("RAY_ADDRESS", "local"), include_dashboard=False,
-                 log_to_driver=False)
+                 log_to_driver=False,
+                 runtime_env=None if in_job else {"env_vars": WORKER_ENV_VARS})
     # On a cluster (RAY_ADDRESS set, e.g. inside a Ray job) the autoscaler grows the cluster
     # to fit; a local Ray that cannot fit the experiment is refused before anything runs.
     summaries = run_experiment(spec, resume=args.resume,

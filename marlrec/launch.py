@@ -84,7 +84,10 @@ class LaunchPlan:
     def submit(self) -> list[str]:
         import json
 
-        runtime_env = {"working_dir": self.project, "excludes": WORKING_DIR_EXCLUDES}
+        from marlrec.run import WORKER_ENV_VARS
+
+        runtime_env = {"working_dir": self.project, "excludes": WORKING_DIR_EXCLUDES,
+                       "env_vars": WORKER_ENV_VARS}
         return [ray_cli(), "job", "submit", "--address", self.job_address(),
                 "--runtime-env-json", json.dumps(runtime_env), "--", *self.entrypoint()]
 

@@ -32,6 +32,12 @@ from marlrec.spec import ExperimentSpec
 logger = logging.getLogger(__name__)
 
 STOP_KEY = "env_runners/num_env_steps_sampled_lifetime"
+# Environment of every Ray worker process (``ray.init`` locally, the job's runtime_env on
+# a cluster). RLlib iterates sets of agent and module ids while it samples, so with
+# Python's per-process hash randomisation the order in which agents draw from the seeded
+# torch generator changes between runs and the same training seed trains a different
+# policy; a fixed hash seed in every worker makes a seed repeat its run.
+WORKER_ENV_VARS = {"PYTHONHASHSEED": "0"}
 
 
 @dataclass

@@ -29,7 +29,10 @@ def test_a_cluster_launch_brings_the_cluster_up_submits_and_fetches_results(monk
     assert submit[:5] == [ray_, "job", "submit", "--address", "http://127.0.0.1:8265"]
     runtime_env = json.loads(submit[submit.index("--runtime-env-json") + 1])
     assert runtime_env["working_dir"] == "." and ".venv" in runtime_env["excludes"]
-    assert "env_vars" not in runtime_env  # no secrets in the job's (visible) runtime env
+    # the workers' fixed hash seed (reproducible runs), and no secrets: the job's runtime
+    # env is visible in the dashboard
+    assert runtime_env["env_vars"] == {"PYTHONHASHSEED": "0"}
+    assert "secret-key-123" not in json.dumps(runtime_env)
     entry = submit[submit.index("--") + 1:]
     assert entry[:5] == ["python", "-m", "marlrec.cli", "run", "experiments/quickstart.yaml"]
     assert entry[5:] == ["--set", "logging.results_dir=~/marlrec-results",

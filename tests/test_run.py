@@ -310,3 +310,35 @@ def test_metric_tables_leave_out_runs_without_a_value_and_mark_policies_with_non
     assert rows[2].startswith("| a | 2 [1, 3]")  # episode NaNs left out of run means
     assert rows[3].startswith("| b | 5 [5, 5]")  # the run without a value left out
     assert rows[4] == "| c | — |"
+
+
+@pytest.mark.slow
+def test_a_training_seed_repeats_its_run_whatever_the_drivers_hash_seed(tmp_path):
+    """Two `marlrec run`s of one seed, from drivers with different PYTHONHASHSEEDs, train
+    the same policy: the same episode returns and losses, iteration by iteration
+    (RLlib iterates sets of agent ids; marlrec fixes the workers' hash seed)."""
+    import csv
+    import os
+    import subprocess
+    import sys
+
+    curves = []
+    for hash_seed in ("1", "2"):
+        spec_file = tmp_path / f"repeat_{hash_seed}.yaml"
+        spec_file.write_text(yaml.safe_dump({
+            "name": f"repeat_{hash_seed}",
+            "env": {"preset": "interest_evolution", "params": TINY},
+            "training": TRAINING, "seeds": [0], "stop": {"env_steps": 600},
+            "resources": {"num_env_runners": 0},
+            "evaluation": {"episodes": 1, "every_env_steps": 600, "absolute_factor": 1,
+                           "baselines": ["random"]},
+            "logging": {"results_dir": str(tmp_path), "wandb_mode": "disabled"}}))
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run([sys.executable, "-m", "marlrec.cli", "run", str(spec_file)],
+                       env=env, check=True, stdout=subprocess.DEVNULL)
+        (progress,) = tmp_path.glob(f"repeat_{hash_seed}/PPO-per_role/PPO_*/progress.csv")
+        rows = list(csv.DictReader(progress.open()))
+        curves.append([(row["env_runners/episode_return_mean"],
+                        row["learners/slate_policy/total_loss"]) for row in rows])
+    assert len(curves[0]) == 3
+    assert curves[0] == curves[1]
