@@ -32,21 +32,27 @@ from envs.ecosystem import (
 )
 from envs.encoding import HashingTextEncoder, TextEncoder
 from envs.movielens import DataFileError, MovieLens100k, load_movielens_100k
-from envs.presets import CATALOGS, PRESETS, make_env, scripted_behaviours
+from envs.presets import (
+    CATALOGS,
+    PRESETS,
+    ROLE_BEHAVIOURS,
+    make_env,
+    role_behaviour,
+    scripted_behaviours,
+)
 from envs.providers import ProviderModel
-from envs.rollout import RolloutResult, rollout
+from envs.rollout import RolloutResult, ScriptedRoles, rollout
 from envs.rollout import seed_streams as rollout_seed_streams
 from envs.users import MovieLensUsers, SyntheticUsers, UserModel, UserPopulation
 
 __all__ = [
-    "CATALOGS", "PRESETS", "ROLE_ACTION_KINDS", "ROLES", "SLATE_BASELINES", "USER_STATES",
-    "Catalog",
-    "ChoiceModelUser", "ColdSplit", "ColdStart", "DataFileError", "EcosystemConfig",
-    "FollowTheTrend", "GreedyByAppeal",
-    "GreedyByQuality", "GreedyBySimilarity", "HashingTextEncoder", "MovieLens100k",
-    "MovieLensUsers",
-    "PopularitySlate", "ProviderModel", "RandomAction", "RandomSlate", "RecEcosystemEnv",
-    "RolloutResult", "StaticProvider", "SyntheticUsers", "TextEncoder", "UserModel",
+    "CATALOGS", "Catalog", "ChoiceModelUser", "ColdSplit", "ColdStart", "DataFileError",
+    "EcosystemConfig", "FollowTheTrend", "GreedyByAppeal", "GreedyByQuality", "GreedyBySimilarity",
+    "HashingTextEncoder", "MovieLens100k", "MovieLensUsers", "PRESETS", "PopularitySlate",
+    "ProviderModel", "ROLES", "ROLE_ACTION_KINDS", "ROLE_BEHAVIOURS", "RandomAction",
+    "RandomSlate", "RecEcosystemEnv", "RolloutResult", "SLATE_BASELINES", "ScriptedRoles",
+    "StaticProvider", "SyntheticUsers", "TextEncoder", "USER_STATES", "UserModel",
     "UserPopulation", "embed_catalog", "load_movielens_100k", "make_env", "movielens_catalog",
-    "rollout", "rollout_seed_streams", "scripted_behaviours", "synthetic_catalog",
+    "role_behaviour", "rollout", "rollout_seed_streams", "scripted_behaviours",
+    "synthetic_catalog",
 ]

@@ -82,6 +82,13 @@ from envs.encoding import HashingTextEncoder, TextEncoder, encode_checked, unit_
 from envs.intents import INTENT_MODES, IntentVocabulary
 from envs.item_features import ItemFeatureBuilder
 from envs.metrics import EpisodeMetrics
+from envs.observation import (
+    CANDIDATE_FEATURES,
+    FEATURE_BOUND,
+    SLATE_FEATURES,
+    observation_basis,
+    principal_axes,
+)
 from envs.providers import ProviderMarket, ProviderModel
 from envs.users import (
     MovieLensUsers,
@@ -101,9 +108,8 @@ ROLE_ACTION_KINDS = {"slate_policy": "multi_discrete", "user": "discrete",
                      "provider": "discrete"}
 """The kind of action space of each role (what an algorithm must support to learn it)."""
 USER_STATES = ("text", "item_mean", "text_deferred", "interest", "id")
-FEATURE_BOUND = 5.0
-CANDIDATE_FEATURES = ("appeal", "popularity", "observed_satisfaction", "similarity")
-SLATE_FEATURES = ("appeal", "popularity")
+__all__ = ["CANDIDATE_FEATURES", "FEATURE_BOUND", "ROLES", "SLATE_FEATURES", "USER_STATES",
+           "EcosystemConfig", "RecEcosystemEnv", "embed_catalog"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,7 @@ class EcosystemConfig:
     horizon: int = 100
     retrieval_share: float = 0.5
     retrieval_dim: int = 32
+    observation_dim: int = 0
     user_state: str = "text"
     reveal_quality: bool = False
     session_ends_episode: bool = False
@@ -127,7 +134,7 @@ class EcosystemConfig:
 
     def __post_init__(self) -> None:
         for name, low in (("num_sessions", 1), ("num_candidates", 2), ("slate_size", 1),
-                          ("horizon", 1), ("retrieval_dim", 0)):
+                          ("horizon", 1), ("retrieval_dim", 0), ("observation_dim", 0)):
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
                 raise ValueError(f"{name}={value!r} must be an integer >= {low}")
@@ -211,11 +218,13 @@ def _cached(encoder: TextEncoder, key: str, compute: Any) -> Any:
 
 @dataclass(frozen=True, eq=False)
 class ItemVectors:
-    """Centred unit item vectors, their centre, and the PCA basis of the retrieval index."""
+    """Centred unit item vectors, their centre, their principal axes and the PCA basis of
+    the retrieval index (the first ``retrieval_dim`` axes)."""
 
     vectors: np.ndarray  # (n, d)
     centre: np.ndarray  # (d,)
     retrieval_basis: np.ndarray  # (d, r), orthonormal columns
+    axes: np.ndarray  # (d, min(n, d)), principal axes by explained variance
 
 
 def embed_catalog(catalog: Catalog, encoder: TextEncoder, retrieval_dim: int) -> ItemVectors:
@@ -233,13 +242,14 @@ def embed_catalog(catalog: Catalog, encoder: TextEncoder, retrieval_dim: int) ->
             centre = raw.mean(axis=0)
             vectors = unit_rows(raw - centre)
         d = vectors.shape[1]
+        axes = principal_axes(vectors)
         if retrieval_dim == 0 or retrieval_dim >= d:
             basis = np.eye(d, dtype=np.float32)
         else:
-            _, _, vt = np.linalg.svd(vectors, full_matrices=False)
-            basis = vt[:retrieval_dim].T.astype(np.float32)
-        items = ItemVectors(vectors, centre.astype(np.float32), np.ascontiguousarray(basis))
-        for array in (items.vectors, items.centre, items.retrieval_basis):
+            basis = axes[:, :retrieval_dim]
+        items = ItemVectors(vectors, centre.astype(np.float32), np.ascontiguousarray(basis),
+                            axes)
+        for array in (items.vectors, items.centre, items.retrieval_basis, items.axes):
             array.setflags(write=False)  # shared by every env of this encoder and catalog
         return items
 
@@ -336,6 +346,11 @@ class RecEcosystemEnv(ParallelEnv):
         self._retrieval_basis = items.retrieval_basis
         self._item_index = np.ascontiguousarray(items.vectors @ items.retrieval_basis)
         self.embedding_dim = items.vectors.shape[1]
+        # The width the policies see (envs.observation): the item vectors' coordinates on
+        # the catalog's first observation_dim principal axes, or the vectors themselves.
+        self.observation_basis = observation_basis(items.axes, cfg.observation_dim)
+        self._observed_item_vectors = self._to_observation_basis(items.vectors)
+        self.observation_width = self._observed_item_vectors.shape[1]
         if isinstance(users, UserPopulation):
             self.population = users
         else:
@@ -376,6 +391,7 @@ class RecEcosystemEnv(ParallelEnv):
                 f"num_candidates + user_model.history_length = {needed} are needed")
 
         b, c, s, d = cfg.num_sessions, cfg.num_candidates, cfg.slate_size, self.embedding_dim
+        k = self.observation_width
         self.possible_agents = (
             [f"slate_policy_{j}" for j in range(b)]
             + [f"user_{j}" for j in range(b)]
@@ -388,8 +404,8 @@ class RecEcosystemEnv(ParallelEnv):
         unit = {"low": -1.0, "high": 1.0, "dtype": np.float32}
         bounded = {"low": -FEATURE_BOUND, "high": FEATURE_BOUND, "dtype": np.float32}
         slate_keys: dict[str, spaces.Space] = {
-            "user_state": spaces.Box(shape=(d,), **unit),
-            "candidates": spaces.Box(shape=(c, d), **unit),
+            "user_state": spaces.Box(shape=(k,), **unit),
+            "candidates": spaces.Box(shape=(c, k), **unit),
             "candidate_features": spaces.Box(shape=(c, n_features), **bounded),
             "session": spaces.Box(0.0, 1.0, (2,), np.float32),
         }
@@ -405,7 +421,7 @@ class RecEcosystemEnv(ParallelEnv):
             slate_keys["candidate_attributes"] = spaces.Box(
                 0.0, 1.0, (c, self.item_features.size), np.float32)
         if cfg.intent == "on":
-            slate_keys["intent"] = spaces.Box(shape=(d,), **unit)
+            slate_keys["intent"] = spaces.Box(shape=(k,), **unit)
         slate_obs = spaces.Dict(slate_keys)
         user_obs = spaces.Dict({
             "interest": spaces.Box(shape=(d,), **unit),
@@ -429,9 +445,9 @@ class RecEcosystemEnv(ParallelEnv):
             }[role]()
         p = catalog.num_providers
         self.state_space = spaces.Box(
-            low=np.concatenate([np.full(b * d, -1.0), np.zeros(b + 4 * p + catalog.num_topics)]
+            low=np.concatenate([np.full(b * k, -1.0), np.zeros(b + 4 * p + catalog.num_topics)]
                                ).astype(np.float32),
-            high=np.ones(b * d + b + 4 * p + catalog.num_topics, np.float32), dtype=np.float32)
+            high=np.ones(b * k + b + 4 * p + catalog.num_topics, np.float32), dtype=np.float32)
         self._rng = np.random.default_rng()
         self._popularity_scale = float(np.log1p(catalog.prior_popularity.max() + 1.0))
         self.metrics = EpisodeMetrics(
@@ -506,7 +522,7 @@ class RecEcosystemEnv(ParallelEnv):
         prov = rewards["provider"].tolist()
         reward.update({a: prov[int(a.rsplit("_", 1)[1])] for a in agents_before
                        if a.startswith("provider_")})
-        truncated = self.t >= self.config.horizon and not self._session_over
+        truncated = self.truncated
         left = set() if truncated else set(agents_before) - set(self.agents)
         terminations = {a: a in left for a in agents_before}
         truncations = dict.fromkeys(agents_before, truncated)
@@ -516,6 +532,11 @@ class RecEcosystemEnv(ParallelEnv):
             for a in agents_before:
                 infos[a]["episode_metrics"] = dict(summary)
         return obs, reward, terminations, truncations, self._state_text_infos(infos)
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the episode reached its horizon (rather than ending with its session)."""
+        return self.t >= self.config.horizon and not self._session_over
 
     def render(self, *_: Any) -> str | None:
         """An ``"ansi"`` text view of the sessions (extra arguments, as RLlib's PettingZoo
@@ -649,8 +670,7 @@ class RecEcosystemEnv(ParallelEnv):
         """Observations of every slot / provider, batched by role (fresh arrays)."""
         cfg = self.config
         cand = self._candidates
-        cand_vec = self.item_vectors[cand]
-        similarity = affinity(self._state, cand_vec)
+        similarity = affinity(self._state, self.item_vectors[cand])
         features = np.empty((*cand.shape, len(CANDIDATE_FEATURES) + int(cfg.reveal_quality)),
                             np.float32)
         features[..., 0] = self._observed_appeal[cand]
@@ -671,8 +691,8 @@ class RecEcosystemEnv(ParallelEnv):
         budget = np.empty((b, 1), np.float32)
         budget[:, 0] = np.clip(self._budget / cfg.user_model.budget, 0.0, 1.0)
         slate = {
-            "user_state": self._state.copy(),
-            "candidates": cand_vec,
+            "user_state": self._to_observation_basis(self._state),
+            "candidates": self._observed_item_vectors[cand],
             "candidate_features": np.clip(features, -FEATURE_BOUND, FEATURE_BOUND,
                                           out=features),
             "session": session,
@@ -682,7 +702,7 @@ class RecEcosystemEnv(ParallelEnv):
         if self.item_features is not None:
             slate["candidate_attributes"] = self.item_features.build(cand, self.market.owner)
         if cfg.intent == "on":
-            slate["intent"] = self._intent_vectors[self._intent]
+            slate["intent"] = self._to_observation_basis(self._intent_vectors[self._intent])
         return {
             "slate_policy": slate,
             "user": {
@@ -702,8 +722,15 @@ class RecEcosystemEnv(ParallelEnv):
         """Global state for centralised critics: user interests, budgets, provider
         summaries and topic demand, flattened."""
         budget = np.clip(self._budget / self.config.user_model.budget, 0.0, 1.0)
-        return np.concatenate([self._interest.ravel(), budget, self.market.observations()[:, :4]
+        interest = self._to_observation_basis(self._interest)
+        return np.concatenate([interest.ravel(), budget, self.market.observations()[:, :4]
                                .ravel(), self.market.demand_ema]).astype(np.float32)
+
+    def _to_observation_basis(self, vectors: np.ndarray) -> np.ndarray:
+        """Item-space vectors ``(..., d)`` as the policies see them (a fresh array)."""
+        if self.observation_basis is None:
+            return np.array(vectors, np.float32)
+        return (vectors @ self.observation_basis).astype(np.float32, copy=False)
 
     @property
     def session_users(self) -> np.ndarray:
@@ -838,7 +865,10 @@ class RecEcosystemEnv(ParallelEnv):
         if self.config.user_state == "text_deferred":
             texts = self.state_texts(np.arange(self.config.num_sessions))
             for j, text in enumerate(texts):
-                infos[f"slate_policy_{j}"]["user_state_text"] = text
+                # the candidates' catalog indices: an encoder outside the env recomputes
+                # the similarity feature at full width from them
+                infos[f"slate_policy_{j}"].update(user_state_text=text,
+                                                  candidate_items=self._candidates[j].copy())
         return infos
 
     def state_texts(self, slots: np.ndarray) -> list[str]:

@@ -158,3 +158,21 @@ def scripted_behaviours(env: RecEcosystemEnv, slate_policy: str = "greedy_by_app
     }
 
 
+
+
+ROLE_BEHAVIOURS: dict[str, tuple[str, ...]] = {
+    "slate_policy": tuple(SLATE_BASELINES),
+    "user": ("choice_model",),
+    "provider": ("static", "follow_the_trend"),
+}
+"""The scripted behaviours each role offers, by name (:func:`role_behaviour`)."""
+
+
+def role_behaviour(env: RecEcosystemEnv, role: str, name: str) -> Any:
+    """The scripted behaviour ``name`` of ``role`` for ``env``."""
+    if role not in ROLE_BEHAVIOURS:
+        raise ValueError(f"role={role!r} is not one of {list(ROLE_BEHAVIOURS)}")
+    if name not in ROLE_BEHAVIOURS[role]:
+        raise ValueError(f"{role} behaviour {name!r} is not one of {list(ROLE_BEHAVIOURS[role])}")
+    by_role = {"slate_policy": {"slate_policy": name}, "provider": {"provider": name}}
+    return scripted_behaviours(env, **by_role.get(role, {}))[role]

@@ -20,12 +20,11 @@ One module class, two choices (``model_config``):
   trained: the classic id model's cold start.
 - **critic** (``global_state_dim``): ``0`` gives PPO's decentralised critic (an MLP on the
   agent's own flattened observation). ``> 0`` gives MAPPO's centralised critic: the agent's
-  observation arrives as ``{"obs": own observation, "state": env.state()}``
-  (:class:`marlrec.rllib_env.EcosystemMultiAgentEnv` with ``global_state_agents``),
-  RLlib's ``FlattenObservations`` lays it out as ``[own observation, global state]`` (keys
-  in sorted order) and the critic reads all of it, the "agent-specific global state" of
-  Yu et al. 2022 (*The Surprising Effectiveness of PPO in Cooperative Multi-Agent Games*),
-  while the actor reads only the agent's own part. Acting therefore never needs the global
+  observation arrives flat as ``[own observation, env.state()]``
+  (:class:`marlrec.rllib_env.EcosystemMultiAgentEnv` with ``centralised_critic``; the own
+  part laid out by :func:`envs.observation.flat_layout`) and the critic reads all of it,
+  the "agent-specific global state" of Yu et al. 2022 (*The Surprising Effectiveness of
+  PPO in Cooperative Multi-Agent Games*), while the actor reads only the agent's own part. Acting therefore never needs the global
   state: the actor also accepts the own observation alone (as evaluation rollouts give it).
 
 Modules built ``inference_only`` (on env runners) drop the critic.
@@ -54,21 +53,10 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.core.rl_module.torch import TorchRLModule
 from torch import nn
 
+from envs.observation import flat_layout
+
 SLATE_ACTORS = ("candidate_scoring", "mlp")
 SLATE_KEYS = ("candidate_features", "candidates", "session", "user_state")
-
-
-def flat_layout(space: gym.Space) -> dict[str, slice]:
-    """Where each top-level key of a Dict observation lies in RLlib's flattened vector
-    (keys in sorted order, each Box raveled row-major); ``{"": slice}`` for a Box."""
-    if not isinstance(space, gym.spaces.Dict):
-        return {"": slice(0, gym.spaces.flatdim(space))}
-    layout, start = {}, 0
-    for key in sorted(space.spaces):
-        size = gym.spaces.flatdim(space.spaces[key])
-        layout[key] = slice(start, start + size)
-        start += size
-    return layout
 
 
 def mlp(sizes: list[int], activation: str = "tanh") -> nn.Sequential:

@@ -3,13 +3,13 @@ algorithm capabilities.
 
 Sharing modes map agents to RLlib modules (``policy_mapping_fn``):
 
-| mode | learned agents | scripted roles |
-|---|---|---|
-| ``independent`` | one module per agent (module id = agent id) | one module per role |
-| ``per_role`` | one module per role (the usual parameter sharing) | one module per role |
-| ``shared`` | one module per distinct (observation, action) space pair | one module per role |
-| ``consensus`` | one module per agent, pulled toward its role's mean | one module per role |
-|  | (soft sharing, :mod:`marlrec.consensus`) | |
+| mode | learned agents |
+|---|---|
+| ``independent`` | one module per agent (module id = agent id) |
+| ``per_role`` | one module per role (the usual parameter sharing) |
+| ``shared`` | one module per distinct (observation, action) space pair |
+| ``consensus`` | one module per agent, pulled toward its role's mean |
+|  | (soft sharing, :mod:`marlrec.consensus`) |
 
 In this ecosystem every role has its own spaces, so ``shared`` gives one module per
 learned role, like ``per_role``; it differs once roles share spaces.
@@ -20,9 +20,10 @@ default, so algorithms are compared with the same model; MAPPO adds the centrali
 on the env's global state); DQN uses RLlib's default Q-network (``model.slate_actor: mlp``
 only).
 
-Scripted roles run their behaviour in a non-trained
-:class:`marlrec.scripted_modules.ScriptedBehaviourModule` (not in ``policies_to_train``);
-their observations are left unflattened for it.
+Scripted roles act inside the env (:class:`marlrec.rllib_env.EcosystemMultiAgentEnv`, the
+batched behaviour code of ``envs.rollout``): RLlib sees, maps and trains only the learned
+agents. Each env runner is an :class:`marlrec.rllib_env.EcosystemEnvRunner`, whose sub-envs'
+seeds (and so the scripted roles' randomness) differ per trial, runner and sub-env.
 """
 
 from __future__ import annotations
@@ -44,8 +45,7 @@ from marlrec.connectors import env_to_module_connectors
 from marlrec.consensus import CONSENSUS_LEARNERS, STRENGTH_KEY
 from marlrec.encoder.rllib import EncoderMetricsEnvRunner, encoder_pool_callback
 from marlrec.episode_metrics import EcosystemMetricsCallback
-from marlrec.rllib_env import EcosystemMultiAgentEnv
-from marlrec.scripted_modules import scripted_module_spec
+from marlrec.rllib_env import EcosystemEnvRunner, EcosystemMultiAgentEnv
 from marlrec.spec import SHARING_MODES, ExperimentSpec
 
 
@@ -114,14 +114,16 @@ class AgentToModule:
 
 def module_table(env: envs.RecEcosystemEnv, learned_roles: list[str], sharing: str
                  ) -> dict[str, str]:
-    """Agent id -> module id for a sharing mode (see the module docstring)."""
+    """Learned agent id -> module id for a sharing mode (see the module docstring)."""
     if sharing not in SHARING_MODES:
         raise ValueError(f"sharing={sharing!r} is not one of {list(SHARING_MODES)}")
     table: dict[str, str] = {}
     groups: list[tuple[Any, Any]] = []
     for agent in env.possible_agents:
         role = env.role_of(agent)
-        if role not in learned_roles or sharing == "per_role":
+        if role not in learned_roles:
+            continue
+        if sharing == "per_role":
             table[agent] = role
         elif sharing in ("independent", "consensus"):
             table[agent] = agent
@@ -135,8 +137,7 @@ def module_table(env: envs.RecEcosystemEnv, learned_roles: list[str], sharing: s
 
 def scripted_behaviour(env: envs.RecEcosystemEnv, role: str, name: str) -> Any:
     """The scripted behaviour ``name`` of ``role`` (names as in ``spec.SCRIPTED_BEHAVIOURS``)."""
-    by_role = {"slate_policy": {"slate_policy": name}, "provider": {"provider": name}}
-    return envs.scripted_behaviours(env, **by_role.get(role, {}))[role]
+    return envs.role_behaviour(env, role, name)
 
 
 def learned_module_spec(info: AlgorithmInfo, spec: ExperimentSpec, own_space: Any,
@@ -168,33 +169,26 @@ def build_algorithm_config(spec: ExperimentSpec, algorithm: str, sharing: str, s
         raise ValueError(f"{algorithm} cannot learn role(s) {refused}: their actions are "
                          f"{[envs.ROLE_ACTION_KINDS[r] for r in refused]}; script them or "
                          "choose another algorithm")
-    env_config = {"preset": spec.env.preset, "overrides": dict(spec.env.params),
-                  "encoder": encoder if encoder is not None else spec.env.encoder}
-    env = EcosystemMultiAgentEnv(env_config).ecosystem  # spaces and agents only
     learned = spec.learned_roles
-    learned_agents = [a for a in env.possible_agents if env.role_of(a) in learned]
-    if info.centralised_critic:
-        env_config["global_state_agents"] = learned_agents
+    env_config = {"preset": spec.env.preset, "overrides": dict(spec.env.params),
+                  "encoder": encoder if encoder is not None else spec.env.encoder,
+                  "scripted": {role: spec.roles[role].behaviour for role in envs.ROLES
+                               if role not in learned},
+                  "centralised_critic": info.centralised_critic}
+    env = EcosystemMultiAgentEnv(env_config).ecosystem  # spaces and agents only
     state_dim = int(env.state_space.shape[0])
     table = module_table(env, learned, sharing)
     specs: dict[str, RLModuleSpec] = {}
     for agent, module in table.items():
-        role = env.role_of(agent)
-        if module in specs:
-            continue
-        if role in learned:
+        if module not in specs:
             specs[module] = learned_module_spec(info, spec, env.observation_space(agent),
                                                 state_dim)
-        else:
-            behaviour = scripted_behaviour(env, role, spec.roles[role].behaviour)
-            specs[module] = scripted_module_spec(behaviour, env.observation_space(agent),
-                                                 env.action_space(agent), seed=seed)
     resources = spec.resources
     callbacks: list[type] = [EcosystemMetricsCallback]
-    runner: dict[str, Any] = {}
+    runner_cls: type = EcosystemEnvRunner
     if spec.encoder_pool is not None:  # encoder-wait figures per runner, pool figures
         callbacks.append(encoder_pool_callback(spec.encoder_pool))
-        runner["env_runner_cls"] = EncoderMetricsEnvRunner
+        runner_cls = EncoderMetricsEnvRunner
     learner: dict[str, Any] = {}
     if sharing == "consensus":
         learner = {"learner_class": CONSENSUS_LEARNERS[algorithm],
@@ -204,14 +198,13 @@ def build_algorithm_config(spec: ExperimentSpec, algorithm: str, sharing: str, s
         .environment(EcosystemMultiAgentEnv, env_config=env_config)
         .env_runners(num_env_runners=resources.num_env_runners,
                      num_envs_per_env_runner=resources.num_envs_per_env_runner,
-                     env_to_module_connector=env_to_module_connectors(learned_agents),
+                     env_to_module_connector=env_to_module_connectors(),
                      custom_resources_per_env_runner=dict(resources.env_runner_resources),
-                     **runner)
+                     env_runner_cls=runner_cls)
         .learners(num_learners=resources.num_learners,
                   num_gpus_per_learner=resources.num_gpus_per_learner, **learner)
         .multi_agent(policies=list(specs), policy_mapping_fn=AgentToModule(table),
-                     policies_to_train=sorted({m for a, m in table.items()
-                                               if env.role_of(a) in learned}))
+                     policies_to_train=sorted(specs))
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=specs))
         .training(**{**info.training_defaults, **spec.training})
         .callbacks(callbacks)

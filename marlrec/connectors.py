@@ -1,34 +1,32 @@
 """The env-to-module connector pipeline of ecosystem experiments.
 
-1. For ecosystems built with ``user_state="text_deferred"``:
-   :class:`marlrec.encoder.rllib.EncodeUserStateTexts` encodes the state texts of all the
-   runner's sub-envs in one call and writes them into the slate policies' observations.
-2. ``FlattenObservations`` for the **learned** agents only: scripted modules read their
-   Dict observations as the env gives them (:mod:`marlrec.scripted_modules`).
+The env gives the learned agents flat observations (:mod:`marlrec.rllib_env`), so RLlib's
+default pipeline needs nothing added, except for ecosystems built with
+``user_state="text_deferred"``: :class:`marlrec.encoder.rllib.EncodeUserStateTexts`
+encodes the state texts of all the runner's sub-envs in one call and writes them into the
+slate policies' observations.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ray.rllib.connectors.env_to_module import FlattenObservations
-
 from marlrec.encoder.rllib import EncodeUserStateTexts
 
 
-def env_to_module_connectors(learned_agents: list[str] | None = None):
-    """An ``env_to_module_connector`` builder; ``learned_agents=None`` flattens every
-    agent's observation."""
-    agent_ids = None if learned_agents is None else list(learned_agents)
+def env_to_module_connectors():
+    """An ``env_to_module_connector`` builder for :class:`marlrec.rllib_env.
+    EcosystemMultiAgentEnv` (and vectorised copies of it)."""
 
     def build(env: Any = None, spaces: Any = None, device: Any = None) -> list[Any]:
-        pieces: list[Any] = []
-        if env is not None:  # None when RLlib only derives spaces: nothing to encode
-            first = (getattr(env, "envs", None) or [env])[0]
-            ecosystem = getattr(first, "unwrapped", first).ecosystem
-            if ecosystem.config.user_state == "text_deferred":
-                pieces.append(EncodeUserStateTexts(encoder=ecosystem.encoder,
-                                                   centre=ecosystem.state_centre))
-        return [*pieces, FlattenObservations(multi_agent=True, agent_ids=agent_ids)]
+        if env is None:  # RLlib only derives spaces: nothing to encode
+            return []
+        first = (getattr(env, "envs", None) or [env])[0]
+        wrapper = getattr(first, "unwrapped", first)
+        ecosystem = wrapper.ecosystem
+        if (ecosystem.config.user_state == "text_deferred"
+                and "slate_policy" in wrapper.learned_roles):
+            return [EncodeUserStateTexts(ecosystem=ecosystem)]
+        return []
 
     return build

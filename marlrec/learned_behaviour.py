@@ -1,10 +1,10 @@
 """A trained RLlib module as an ``envs`` behaviour, for standalone evaluation rollouts.
 
-:class:`LearnedBehaviour` flattens a batch of Dict observations exactly as RLlib's
-``FlattenObservations`` connector does during training (RLlib's own
-``flatten_inputs_to_1d_tensor``), runs the module's ``forward_inference`` and takes the
-deterministic action (the mode of each categorical), so a learned policy can be rolled out
-on the same evaluation seeds as the scripted baselines with ``envs.rollout``.
+:class:`LearnedBehaviour` flattens a batch of Dict observations with the function that
+builds the training observations (:func:`envs.observation.flatten_batch`, which the RLlib
+env wrapper calls), runs the module's ``forward_inference`` and takes the deterministic
+action (the mode of each categorical), so a learned policy can be rolled out on the same
+evaluation seeds as the scripted baselines with ``envs.rollout``.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 from ray.rllib.core.columns import Columns
-from ray.rllib.utils.numpy import flatten_inputs_to_1d_tensor
-from ray.rllib.utils.spaces.space_utils import get_base_struct_from_space
 
 from envs.behaviours import ScriptedBehaviour
+from envs.observation import flatten_batch
 
 
 class LearnedBehaviour(ScriptedBehaviour):
@@ -26,7 +25,7 @@ class LearnedBehaviour(ScriptedBehaviour):
 
     def __init__(self, module: Any, observation_space: Any, name: str = "learned") -> None:
         self.module = module
-        self.structure = get_base_struct_from_space(observation_space)
+        self.observation_space = observation_space
         self.name = name
 
     @classmethod
@@ -44,10 +43,9 @@ class LearnedBehaviour(ScriptedBehaviour):
     def action_dist_inputs(self, obs: Any) -> torch.Tensor:
         """The module's action-distribution inputs (logits) for a batch of observations;
         for a slate policy ``(B, S * C)``, slot ``k``'s logits at ``[:, k * C:(k + 1) * C]``."""
-        flat = flatten_inputs_to_1d_tensor(obs, spaces_struct=self.structure, batch_axis=True)
+        flat = flatten_batch(obs, self.observation_space)
         with torch.no_grad():
-            out = self.module.forward_inference(
-                {Columns.OBS: torch.as_tensor(np.asarray(flat, np.float32))})
+            out = self.module.forward_inference({Columns.OBS: torch.from_numpy(flat)})
         return out[Columns.ACTION_DIST_INPUTS]
 
     def act_batch(self, obs: Any, rng: np.random.Generator) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""marlrec's actor-critic module: the observation layout RLlib's flattener produces, the
-candidate-scoring slate actor, MAPPO's centralised critic on the global state."""
+"""marlrec's actor-critic module: the env's flat observations laid out as RLlib's flattener
+would, the candidate-scoring slate actor, MAPPO's centralised critic on the global state."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from ray.rllib.core.columns import Columns  # noqa: E402
 from ray.rllib.utils.numpy import flatten_inputs_to_1d_tensor  # noqa: E402
 from ray.rllib.utils.spaces.space_utils import get_base_struct_from_space  # noqa: E402
 
-from marlrec.actor_critic import EcosystemActorCritic, actor_critic_spec, flat_layout  # noqa: E402
+from envs.observation import flat_layout, flatten_batch  # noqa: E402
+from marlrec.actor_critic import EcosystemActorCritic, actor_critic_spec  # noqa: E402
 from marlrec.learned_behaviour import LearnedBehaviour  # noqa: E402
 from marlrec.rllib_env import EcosystemMultiAgentEnv  # noqa: E402
 
@@ -24,67 +25,78 @@ TINY = {"num_sessions": 3, "num_candidates": 5, "slate_size": 2, "horizon": 20,
 
 def mappo_env() -> EcosystemMultiAgentEnv:
     return EcosystemMultiAgentEnv({"preset": "creator_economy", "overrides": TINY,
-                                   "global_state_agents": ["slate_policy_0", "provider_1"]})
+                                   "scripted": {"user": "choice_model"},
+                                   "centralised_critic": True})
+
+
+def own_observation(env: EcosystemMultiAgentEnv, agent: str) -> dict[str, np.ndarray]:
+    """The ecosystem's Dict observation of one learned agent now."""
+    role = env.ecosystem.role_of(agent)
+    row = int(agent.rsplit("_", 1)[1])
+    batch = env.ecosystem.role_observations()[role]
+    return {k: v[row] for k, v in batch.items()} if isinstance(batch, dict) else batch[row]
 
 
 def flatten(obs, space) -> np.ndarray:
-    """What RLlib's FlattenObservations connector feeds the module."""
+    """RLlib's own flattening (``FlattenObservations``) of one observation: the reference
+    that the env's flat observations must match."""
     batch = {k: np.asarray(v)[None] for k, v in obs.items()} if isinstance(obs, dict) else \
         np.asarray(obs)[None]
-    if isinstance(obs, dict) and isinstance(obs.get("obs"), dict):
-        batch = {"obs": {k: np.asarray(v)[None] for k, v in obs["obs"].items()},
-                 "state": np.asarray(obs["state"])[None]}
     return np.asarray(flatten_inputs_to_1d_tensor(
         batch, spaces_struct=get_base_struct_from_space(space), batch_axis=True), np.float32)
 
 
 def build(env: EcosystemMultiAgentEnv, agent: str, **model) -> EcosystemActorCritic:
     own = env.ecosystem.observation_space(agent)
-    state_dim = env.ecosystem.state_space.shape[0] if agent in env.global_state_agents else 0
+    state_dim = env.ecosystem.state_space.shape[0] if env.centralised_critic else 0
     spec = actor_critic_spec(own, state_dim, model)
-    spec.observation_space = gym.spaces.Box(-np.inf, np.inf, (
-        gym.spaces.flatdim(env.observation_spaces[agent]),), np.float32)
+    spec.observation_space = env.observation_spaces[agent]
     spec.action_space = env.action_spaces[agent]
     return spec.build()
 
 
-def test_global_state_agents_observe_their_own_observation_and_the_env_state():
+def test_learned_agents_observe_flat_own_observation_then_the_env_state():
     env = mappo_env()
     obs, _ = env.reset(seed=3)
-    assert set(obs["slate_policy_0"]) == {"obs", "state"}
-    assert set(obs["slate_policy_1"]) != {"obs", "state"}  # not listed: unchanged
-    np.testing.assert_array_equal(obs["slate_policy_0"]["state"], env.ecosystem.state())
+    assert not any(a.startswith("user_") for a in env.possible_agents)  # scripted: not seen
+    for agent in ("slate_policy_0", "provider_1"):
+        space = env.ecosystem.observation_space(agent)
+        own_dim = gym.spaces.flatdim(space)
+        np.testing.assert_array_equal(obs[agent][:own_dim],
+                                      flatten(own_observation(env, agent), space)[0])
+        np.testing.assert_array_equal(obs[agent][own_dim:], env.ecosystem.state())
     for agent, o in obs.items():
         assert env.observation_spaces[agent].contains(o), agent
     actions = {a: env.action_spaces[a].sample() for a in env.agents}
     obs, *_ = env.step(actions)
-    np.testing.assert_array_equal(obs["provider_1"]["state"], env.ecosystem.state())
-    with pytest.raises(ValueError, match=r"global_state_agents: \['slate_policy_9'\]"):
+    own_dim = gym.spaces.flatdim(env.ecosystem.observation_space("provider_1"))
+    np.testing.assert_array_equal(obs["provider_1"][own_dim:], env.ecosystem.state())
+    with pytest.raises(ValueError, match=r"env_config.scripted: \['users'\] are not roles"):
         EcosystemMultiAgentEnv({"preset": "creator_economy", "overrides": TINY,
-                                "global_state_agents": ["slate_policy_9"]})
+                                "scripted": {"users": "choice_model"}})
 
 
-def test_flat_layout_matches_rllibs_flattening_own_observation_first_then_state():
+def test_flat_layout_matches_rllibs_flattening():
     env = mappo_env()
-    obs, _ = env.reset(seed=0)
-    own = obs["slate_policy_0"]["obs"]
-    flat = flatten(obs["slate_policy_0"], env.observation_spaces["slate_policy_0"])[0]
-    layout = flat_layout(env.ecosystem.observation_space("slate_policy_0"))
-    for key, where in layout.items():
+    env.reset(seed=0)
+    space = env.ecosystem.observation_space("slate_policy_0")
+    own = own_observation(env, "slate_policy_0")
+    flat = flatten(own, space)[0]
+    np.testing.assert_array_equal(flatten_batch({k: v[None] for k, v in own.items()}, space)[0],
+                                  flat)
+    for key, where in flat_layout(space).items():
         np.testing.assert_allclose(flat[where], np.ravel(own[key]), rtol=1e-6)
-    own_dim = max(s.stop for s in layout.values())
-    np.testing.assert_allclose(flat[own_dim:], obs["slate_policy_0"]["state"], rtol=1e-6)
 
 
 def test_candidate_scoring_actor_is_equivariant_to_candidate_order():
     env = mappo_env()
     module = build(env, "slate_policy_1")
-    obs, _ = env.reset(seed=1)
-    own = obs["slate_policy_1"]
+    env.reset(seed=1)
+    own = own_observation(env, "slate_policy_1")
     order = np.array([3, 0, 4, 1, 2])
     permuted = {**own, "candidates": own["candidates"][order],
                 "candidate_features": own["candidate_features"][order]}
-    space = env.observation_spaces["slate_policy_1"]
+    space = env.ecosystem.observation_space("slate_policy_1")
     with torch.no_grad():
         a = module.forward_inference({Columns.OBS: torch.as_tensor(flatten(own, space))})
         b = module.forward_inference({Columns.OBS: torch.as_tensor(flatten(permuted, space))})
@@ -97,7 +109,7 @@ def test_mappo_critic_reads_the_global_state_and_the_actor_does_not():
     env = mappo_env()
     module = build(env, "slate_policy_0")
     obs, _ = env.reset(seed=2)
-    flat = torch.as_tensor(flatten(obs["slate_policy_0"], env.observation_spaces["slate_policy_0"]))
+    flat = torch.as_tensor(obs["slate_policy_0"][None])
     other = flat.clone()
     other[0, module.own_dim:] += 0.5  # a different global state, the same own observation
     with torch.no_grad():

@@ -1,6 +1,6 @@
 """Encoder pool observability inside RLlib training.
 
-- :class:`EncoderMetricsEnvRunner`: RLlib's ``MultiAgentEnvRunner`` that times each
+- :class:`EncoderMetricsEnvRunner`: marlrec's env runner that times each
   ``sample()`` call and logs, from the encoder clients of its envs, the share of sampling
   time spent waiting for embeddings, texts encoded, client cache hit rate and call
   latency (p50/p95) under ``encoder/...`` in the env-runner metrics.
@@ -9,8 +9,7 @@
   every training result under ``encoder_pool``, so they reach Tune and W&B.
 - :class:`EncodeUserStateTexts`: the env-to-module connector for envs built with
   ``user_state="text_deferred"``: one encoder call per runner step for the state texts of
-  all its sub-envs (:func:`marlrec.connectors.env_to_module_connectors` puts it before
-  ``FlattenObservations``).
+  all its sub-envs (:func:`marlrec.connectors.env_to_module_connectors` adds it).
 """
 
 from __future__ import annotations
@@ -22,11 +21,11 @@ import numpy as np
 import ray
 from ray.rllib.callbacks.callbacks import RLlibCallback
 from ray.rllib.connectors.connector_v2 import ConnectorV2
-from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner
 
-from envs.ecosystem import CANDIDATE_FEATURES
 from envs.encoding import unit_rows
+from envs.observation import CANDIDATE_FEATURES, FEATURE_BOUND, flat_layout
 from marlrec.encoder.pool import ClientStats, EncoderClient, EncoderPoolConfig, pool_stats
+from marlrec.rllib_env import EcosystemEnvRunner
 
 
 def _clients(env: Any) -> list[EncoderClient]:
@@ -44,7 +43,7 @@ def _snapshot(stats: ClientStats) -> tuple[float, int, int, int]:
     return stats.wait_s, stats.texts, stats.local_hits, len(stats.latencies_s)
 
 
-class EncoderMetricsEnvRunner(MultiAgentEnvRunner):
+class EncoderMetricsEnvRunner(EcosystemEnvRunner):
     """Logs encoder-wait metrics per ``sample()`` call (see module docstring)."""
 
     def sample(self, *args: Any, **kwargs: Any):
@@ -110,25 +109,35 @@ _SIMILARITY = CANDIDATE_FEATURES.index("similarity")
 
 
 class EncodeUserStateTexts(ConnectorV2):
-    """Puts the encoded user-state texts into the slate policies' observations.
+    """Puts the encoded user-state texts into the slate policies' flat observations.
 
     For envs built with ``user_state="text_deferred"``: each step, the env leaves the
-    state text of session ``j`` in ``infos["slate_policy_j"]["user_state_text"]``. This
-    connector collects those texts from every episode of the runner (all sub-envs), encodes
-    them in **one** call, writes ``unit(vector - centre)`` into ``user_state`` and
-    recomputes the ``similarity`` candidate feature from it. Runs before
-    ``FlattenObservations``; the Learner sees the observations as written here.
+    state text of session ``j`` and its candidates' catalog indices in
+    ``infos["slate_policy_j"]`` (``user_state_text``, ``candidate_items``). This connector
+    collects those texts from every episode of the runner (all sub-envs), encodes them in
+    **one** call, and writes ``unit(vector - centre)`` into the ``user_state`` slice of the
+    flat observation (in the env's observation basis) and the ``similarity`` candidate
+    feature, computed at full width from the candidates' item vectors, into
+    ``candidate_features``: the slices of :func:`envs.observation.flat_layout`. The Learner
+    sees the observations as written here.
     """
 
     def __init__(self, input_observation_space: Any = None, input_action_space: Any = None,
-                 *, encoder: Any, centre: np.ndarray, **kwargs: Any) -> None:
+                 *, ecosystem: Any, **kwargs: Any) -> None:
         super().__init__(input_observation_space, input_action_space, **kwargs)
-        self.encoder = encoder
-        self.centre = np.asarray(centre, np.float32)
+        self.encoder = ecosystem.encoder
+        self.centre = np.asarray(ecosystem.state_centre, np.float32)
+        self.item_vectors = ecosystem.item_vectors
+        self.basis = ecosystem.observation_basis
+        layout = flat_layout(ecosystem.observation_space("slate_policy_0"))
+        self.state_slice = layout["user_state"]
+        features = layout["candidate_features"]
+        width = ecosystem.observation_space("slate_policy_0")["candidate_features"].shape[1]
+        self.similarity = np.arange(features.start, features.stop)[_SIMILARITY::width]
 
     def __call__(self, *, rl_module: Any, batch: dict, episodes: list, explore: Any = None,
                  shared_data: Any = None, **kwargs: Any) -> Any:
-        targets, texts = [], []
+        targets, texts, candidates = [], [], []
         for sa_episode in self.single_agent_episode_iterator(
                 episodes, agents_that_stepped_only=True):
             if not str(sa_episode.agent_id).startswith("slate_policy_"):
@@ -137,15 +146,14 @@ class EncodeUserStateTexts(ConnectorV2):
             if "user_state_text" in info:
                 targets.append(sa_episode)
                 texts.append(info["user_state_text"])
+                candidates.append(info["candidate_items"])
         if texts:
             states = unit_rows(self.encoder(texts) - self.centre)
-            for sa_episode, state in zip(targets, states, strict=True):
-                obs = dict(sa_episode.get_observations(-1))
-                # MAPPO agents observe {"obs": own observation, "state": global state}
-                own = dict(obs["obs"]) if "obs" in obs else obs
-                features = np.array(own["candidate_features"], copy=True)
-                features[:, _SIMILARITY] = own["candidates"] @ state
-                own["user_state"], own["candidate_features"] = state, features
-                sa_episode.set_observations(at_indices=-1, new_data={**obs, "obs": own}
-                                            if "obs" in obs else own)
+            similarity = np.einsum("bcd,bd->bc", self.item_vectors[np.stack(candidates)], states)
+            shown = states if self.basis is None else states @ self.basis
+            for i, sa_episode in enumerate(targets):
+                obs = np.array(sa_episode.get_observations(-1), np.float32, copy=True)
+                obs[self.state_slice] = shown[i]
+                obs[self.similarity] = np.clip(similarity[i], -FEATURE_BOUND, FEATURE_BOUND)
+                sa_episode.set_observations(at_indices=-1, new_data=obs)
         return batch

@@ -1,0 +1,96 @@
+"""The observation layout: which keys each role observes, their feature columns and widths,
+and the flat vector a learner reads.
+
+Every reader of an observation takes its layout from here: the env builds observations with
+it, the scripted behaviours read feature columns by these names, the RLlib env wrapper and
+the learned-policy adapter flatten with :func:`flatten_batch`, the actor-critic slices the
+flat vector with :func:`flat_layout`, the offline ranking builds observations of its own
+with the same keys, and the text-state connector writes into the slices named here.
+
+Slate-policy observation (``Dict``; the flat vector lays the keys out in sorted order, each
+raveled row-major, as RLlib's ``FlattenObservations`` and ``gymnasium.spaces.flatten`` do):
+
+| key | shape | what |
+|---|---|---|
+| ``candidate_attributes`` | ``(C, A)`` | item attributes (env ``item_attributes=True``) |
+| ``candidate_features`` | ``(C, F)`` | :data:`CANDIDATE_FEATURES` (+ quality when revealed) |
+| ``candidate_ids`` | ``(C,)`` | ids instead of ``candidates`` (``user_state="id"``) |
+| ``candidates`` | ``(C, k)`` | the candidates' item vectors, in the observation basis |
+| ``intent`` | ``(k,)`` | the encoded session intent (``intent="on"``) |
+| ``session`` | ``(2,)`` | steps so far / horizon, clicks per step |
+| ``user_id`` | ``(1,)`` | id instead of ``user_state`` (``user_state="id"``) |
+| ``user_state`` | ``(k,)`` | the user state, in the observation basis |
+
+``k`` is the env's ``observation_dim``: the embedding width the policies see. ``0`` (or a
+width at least the item vectors') shows the full vectors; a smaller ``k`` shows their
+coordinates on the catalog's first ``k`` principal axes (:func:`principal_axes`), computed
+once per catalog. Features (``similarity`` included) are always computed at full width.
+
+User observation: ``interest`` ``(d,)``, ``slate`` ``(S, d)``, ``slate_features``
+``(S, len(SLATE_FEATURES))``, ``budget`` ``(1,)``, at the full width ``d`` (the choice
+model reads them). Provider observation: a ``Box`` (``envs.providers``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+FEATURE_BOUND = 5.0
+CANDIDATE_FEATURES = ("appeal", "popularity", "observed_satisfaction", "similarity")
+"""Columns of ``candidate_features`` (``quality`` follows when the env reveals it)."""
+SLATE_FEATURES = ("appeal", "popularity")
+"""Columns of the user's ``slate_features``."""
+EMBEDDING_KEYS = ("user_state", "candidates", "intent")
+"""Slate-policy keys holding item-space vectors: shown in the observation basis."""
+
+
+def principal_axes(vectors: np.ndarray) -> np.ndarray:
+    """``(d, min(n, d))``: the principal axes of centred item vectors ``(n, d)`` (columns,
+    by explained variance); the first ``k`` columns are the observation basis of width
+    ``k`` and the first ``retrieval_dim`` the retrieval index's."""
+    _, _, vt = np.linalg.svd(np.asarray(vectors, np.float32), full_matrices=False)
+    return np.ascontiguousarray(vt.T.astype(np.float32))
+
+
+def observation_basis(axes: np.ndarray, observation_dim: int) -> np.ndarray | None:
+    """The ``(d, k)`` projection of a width, or ``None`` for the full vectors."""
+    if observation_dim == 0 or observation_dim >= axes.shape[1]:
+        return None
+    return np.ascontiguousarray(axes[:, :observation_dim])
+
+
+def flat_layout(space: gym.Space) -> dict[str, slice]:
+    """Where each top-level key of a Dict observation lies in the flat vector (keys in
+    sorted order, each Box raveled row-major); ``{"": slice}`` for a Box."""
+    if not isinstance(space, gym.spaces.Dict):
+        return {"": slice(0, gym.spaces.flatdim(space))}
+    layout, start = {}, 0
+    for key in sorted(space.spaces):
+        size = gym.spaces.flatdim(space.spaces[key])
+        layout[key] = slice(start, start + size)
+        start += size
+    return layout
+
+
+def flat_space(space: gym.Space) -> gym.spaces.Box:
+    """The ``Box`` of the flat vectors of ``space`` (bounds kept)."""
+    return gym.spaces.flatten_space(space)
+
+
+def flatten_batch(batch: Any, space: gym.Space, extra: np.ndarray | None = None) -> np.ndarray:
+    """``(B, flatdim)`` float32 rows from a role-batched observation (a dict of arrays with a
+    leading batch axis, or an array for a Box space), laid out as :func:`flat_layout`
+    says; ``extra`` ``(B, e)`` columns (e.g. the global state) are appended."""
+    if isinstance(space, gym.spaces.Dict):
+        first = batch[next(iter(space.spaces))]
+        rows = np.asarray(first).shape[0]
+        parts = [np.asarray(batch[key], np.float32).reshape(rows, -1)
+                 for key in sorted(space.spaces)]
+    else:
+        parts = [np.asarray(batch, np.float32).reshape(len(batch), -1)]
+    if extra is not None:
+        parts.append(np.asarray(extra, np.float32))
+    return np.concatenate(parts, axis=1)
