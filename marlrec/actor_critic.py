@@ -24,8 +24,9 @@ One module class, two choices (``model_config``):
   (:class:`marlrec.rllib_env.EcosystemMultiAgentEnv` with ``centralised_critic``; the own
   part laid out by :func:`envs.observation.flat_layout`) and the critic reads all of it,
   the "agent-specific global state" of Yu et al. 2022 (*The Surprising Effectiveness of
-  PPO in Cooperative Multi-Agent Games*), while the actor reads only the agent's own part. Acting therefore never needs the global
-  state: the actor also accepts the own observation alone (as evaluation rollouts give it).
+  PPO in Cooperative Multi-Agent Games*), while the actor reads only the agent's own part.
+  Acting therefore never needs the global state: the actor also accepts the own
+  observation alone (as evaluation rollouts give it).
 
 Modules built ``inference_only`` (on env runners) drop the critic.
 """

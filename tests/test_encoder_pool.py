@@ -151,10 +151,9 @@ def tiny_ppo(pool, user_state: str, num_envs: int, connector):
 
 
 def test_pool_is_used_from_an_env_runner_in_real_rllib_sampling(pool):
-    from ray.rllib.connectors.env_to_module import FlattenObservations
+    from marlrec.connectors import env_to_module_connectors
 
-    config = tiny_ppo(pool, "text", 1,
-                      lambda env, spaces, device: FlattenObservations(multi_agent=True))
+    config = tiny_ppo(pool, "text", 1, env_to_module_connectors())
     before = pool.stats()["requests"]
     algo = config.build_algo()
     try:
