@@ -1,17 +1,21 @@
-"""RLlib sampling throughput of the ecosystem against the standalone rollout of the same env.
+"""RLlib sampling throughput of the ecosystem as a share of the standalone rollout of the
+same env, measured in the same run.
 
-The env: ``interest_evolution`` on the synthetic catalog (``--sessions`` sessions, slate 2
-of 10, ``item_mean`` state, hashing encoder), the slate policy a freshly initialised PPO
-module, users and providers scripted (non-trained modules in RLlib; the same behaviours in
-the standalone rollout). Measured in one run:
+Two envs:
 
-- RLlib: ``EnvRunner.sample()`` on 1 and on 2 env runners (in parallel), env steps/s and
-  agent steps/s (every live agent acts every env step);
-- standalone: ``envs.rollout`` (the batched numpy path) with a random slate policy, on one core;
-- ``framework_cost``: standalone env steps/s / RLlib env steps/s per runner.
+- ``quickstart``: the env of ``experiments/quickstart.yaml`` (MovieLens-100k, MiniLM item
+  vectors, its sessions, observation width and sub-envs per runner);
+- ``synthetic``: ``interest_evolution`` on the synthetic catalog, 8 sessions, slate 2 of
+  10, ``item_mean`` state, hashing encoder (8 slate + 8 user + 10 provider agents).
 
-Usage: ``python benchmarks/sampling_throughput.py [--steps 2000] [--sessions 8]``; the last
-line is JSON.
+For each: the standalone rollout (``envs.rollout``, the batched numpy path, a random slate
+policy, scripted users and providers) on one core, then RLlib's ``EnvRunner.sample()`` on
+one remote env runner with a freshly initialised PPO slate module (users and providers act
+inside the env, as in training), after a warm-up. ``rllib_share_of_standalone`` is RLlib
+env steps/s / standalone env steps/s.
+
+Usage: ``python benchmarks/sampling_throughput.py [--steps 3200]``; the last line is JSON
+and carries the quickstart env's share as ``rllib_share_of_standalone``.
 """
 
 from __future__ import annotations
@@ -24,93 +28,95 @@ import time
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
+SYNTHETIC = {"preset": "interest_evolution",
+             "params": {"num_sessions": 8, "num_candidates": 10, "slate_size": 2,
+                        "horizon": 200, "user_state": "item_mean"}}
 
-def measure_sampling(algo, steps: int) -> dict[str, float]:
-    """Env and agent steps/s of ``algo``'s remote env runners sampling ``steps`` env steps
-    each, in parallel, after a 200-step warm-up."""
+
+def measure_sampling(algo, steps: int) -> float:
+    """Env steps/s of ``algo``'s remote env runner sampling ``steps`` env steps after a
+    warm-up of ``steps // 4``."""
 
     def sample(runner, n):
-        episodes = runner.sample(num_timesteps=n, random_actions=False)
-        return sum(len(e) for e in episodes), sum(e.agent_steps() for e in episodes)
+        return sum(len(e) for e in runner.sample(num_timesteps=n, random_actions=False))
 
     group = algo.env_runner_group
-    group.foreach_env_runner(lambda r: sample(r, 200), local_env_runner=False)
+    group.foreach_env_runner(lambda r: sample(r, max(200, steps // 4)), local_env_runner=False)
     started = time.perf_counter()
     counts = group.foreach_env_runner(lambda r: sample(r, steps), local_env_runner=False)
-    elapsed = time.perf_counter() - started
-    return {"env_steps_per_s": sum(c[0] for c in counts) / elapsed,
-            "agent_steps_per_s": sum(c[1] for c in counts) / elapsed}
+    return sum(counts) / (time.perf_counter() - started)
+
+
+def standalone(env_spec: dict, encoder: str | None, steps: int) -> tuple[float, int]:
+    import envs
+    from marlrec.encoder import resolve_encoder
+
+    env = envs.make_env(env_spec["preset"], encoder=resolve_encoder(encoder),
+                        **env_spec["params"])
+    behaviours = envs.scripted_behaviours(env, "random")
+    envs.rollout(env, behaviours, episodes=1)  # warm-up
+    episodes = max(1, steps // env.config.horizon)
+    started = time.perf_counter()
+    result = envs.rollout(env, behaviours, episodes=episodes)
+    return result.env_steps / (time.perf_counter() - started), len(env.possible_agents)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=2000, help="env steps per runner")
-    parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=3200, help="env steps sampled per env")
     args = parser.parse_args()
 
     import ray
+    import yaml
     from rich.console import Console
     from rich.table import Table
 
-    import envs
     from marlrec.algorithm_config import build_algorithm_config
     from marlrec.spec import parse_spec
 
-    params = {"num_sessions": args.sessions, "num_candidates": 10, "slate_size": 2,
-              "horizon": 200, "user_state": "item_mean"}
+    quickstart = yaml.safe_load(open(os.path.join(os.path.dirname(__file__), "..",
+                                                  "experiments", "quickstart.yaml")))
+    cases = {
+        "quickstart": (quickstart["env"], quickstart["env"].get("encoder"),
+                       quickstart["resources"].get("num_envs_per_env_runner", 1)),
+        "synthetic": (SYNTHETIC, None, 1),
+    }
     console = Console()
-
-    with console.status("standalone rollout"):
-        env = envs.make_env("interest_evolution", **params)
-        behaviours = envs.scripted_behaviours(env, "random")
-        envs.rollout(env, behaviours, episodes=1)  # warm-up
-        started = time.perf_counter()
-        result = envs.rollout(env, behaviours, episodes=max(1, args.steps // 200))
-        standalone = result.env_steps / (time.perf_counter() - started)
-    agents = len(env.possible_agents)
-
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    rllib: dict[int, dict[str, float]] = {}
-    for runners in (1, 2):
-        spec = parse_spec({"name": "bench", "env": {"preset": "interest_evolution",
-                                                    "params": params},
-                           "resources": {"num_env_runners": runners},
+    figures: dict[str, dict] = {}
+    for name, (env_spec, encoder, sub_envs) in cases.items():
+        with console.status(f"{name}: standalone rollout"):
+            alone, agents = standalone(env_spec, encoder, args.steps)
+        spec = parse_spec({"name": "bench", "env": {**env_spec, "encoder": encoder},
+                           "resources": {"num_env_runners": 1,
+                                         "num_envs_per_env_runner": sub_envs},
                            "logging": {"wandb_mode": "disabled"}})
-        with console.status(f"RLlib sampling, {runners} env runner(s)"):
+        with console.status(f"{name}: RLlib sampling, 1 env runner x {sub_envs} sub-env(s)"):
             algo = build_algorithm_config(spec, "PPO", "per_role", seed=0).build_algo()
-            rllib[runners] = measure_sampling(algo, args.steps)
-            algo.stop()
+            try:
+                rllib = measure_sampling(algo, args.steps)
+            finally:
+                algo.stop()
+        figures[name] = {"standalone_env_steps_per_s": alone, "rllib_env_steps_per_s": rllib,
+                         "rllib_share_of_standalone": rllib / alone, "agents": agents,
+                         "sub_envs_per_runner": sub_envs, "env": env_spec, "encoder": encoder}
     ray.shutdown()
 
-    per_runner = rllib[1]["env_steps_per_s"]
-    out = {
-        "benchmark": "sampling_throughput",
-        "standalone_env_steps_per_s": standalone,
-        "standalone_agent_steps_per_s": standalone * agents,
-        "rllib_1_runner_env_steps_per_s": rllib[1]["env_steps_per_s"],
-        "rllib_1_runner_agent_steps_per_s": rllib[1]["agent_steps_per_s"],
-        "rllib_2_runners_env_steps_per_s": rllib[2]["env_steps_per_s"],
-        "rllib_2_runners_agent_steps_per_s": rllib[2]["agent_steps_per_s"],
-        "framework_cost": standalone / per_runner,
-        "scaling_2_runners": rllib[2]["env_steps_per_s"] / per_runner,
-        "settings": {**params, "agents": agents, "steps_per_runner": args.steps,
-                     "slate_policy": "PPO (initial weights)", "users": "choice model",
-                     "providers": "static"},
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    table = Table(title=f"Sampling the ecosystem ({agents} agents, {args.sessions} sessions)")
-    for col in ("path", "env steps/s", "agent steps/s"):
+    table = Table(title="RLlib sampling against the standalone rollout of the same env")
+    for col in ("env", "agents", "standalone env steps/s", "RLlib env steps/s (1 runner)",
+                "share"):
         table.add_column(col)
-    table.add_row("standalone rollout (1 core)", f"{standalone:,.0f}",
-                  f"{standalone * agents:,.0f}")
-    for runners, figures in rllib.items():
-        table.add_row(f"RLlib, {runners} env runner(s)", f"{figures['env_steps_per_s']:,.0f}",
-                      f"{figures['agent_steps_per_s']:,.0f}")
+    for name, f in figures.items():
+        table.add_row(name, str(f["agents"]), f"{f['standalone_env_steps_per_s']:,.0f}",
+                      f"{f['rllib_env_steps_per_s']:,.0f} ({f['sub_envs_per_runner']} sub-envs)",
+                      f"{f['rllib_share_of_standalone']:.0%}")
     console.print(table)
-    console.print(f"framework cost: the standalone rollout is {out['framework_cost']:.0f}x "
-                  "one RLlib env runner")
-    print(json.dumps(out))
+    print(json.dumps({
+        "benchmark": "sampling_throughput",
+        "rllib_share_of_standalone": figures["quickstart"]["rllib_share_of_standalone"],
+        "envs": figures, "steps": args.steps, "slate_policy": "PPO (initial weights)",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}))
 
 
 if __name__ == "__main__":

@@ -20,17 +20,18 @@ the ratings' training split (:mod:`marlrec.collaborative_filtering`).
 
 :func:`evaluation_callback` evaluates the learned modules at the end of each training
 iteration that crosses a multiple of ``evaluation.every_env_steps`` (``result["evaluation"]``:
-metric means, the episode values of ``evaluation.metric``, env steps, and the evaluation
-points ``k`` it stands for: an iteration that crosses two multiples stands for both), so
-every run of every algorithm has the points ``1 .. stop.env_steps / every_env_steps``; it
-saves the modules of the best evaluation so far
-to ``<results>/<name>/best/<algorithm>-<sharing>/seed_<seed>/`` (written to a temporary
+metric means, the episode values of ``evaluation.metric``, env steps, its wall-clock
+``time_s``, and the evaluation points ``k`` it stands for: an iteration that crosses two
+multiples stands for both), so every run of every algorithm has the points
+``1 .. stop.env_steps / every_env_steps``; it saves the modules of the best evaluation so
+far to ``<results>/<name>/best/<algorithm>-<sharing>/seed_<seed>/`` (written to a temporary
 folder and renamed: never half-written).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +187,7 @@ def evaluation_callback(spec: ExperimentSpec, algorithm_name: str, sharing: str
             points = list(range(before // every + 1, min(steps, budget) // every + 1))
             if not points:
                 return
+            started = time.perf_counter()
             if self._env is None:
                 self._env = evaluation_env(spec)
             ids = learned_module_ids(self._env, spec, sharing)
@@ -196,6 +198,7 @@ def evaluation_callback(spec: ExperimentSpec, algorithm_name: str, sharing: str
             summary = summarise(episodes, metric)
             summary["env_steps"] = steps
             summary["points"] = points
+            summary["time_s"] = time.perf_counter() - started  # its cost, in the results
             result["evaluation"] = summary
             seed = int(algorithm.config.seed)
             folder = best_folder(experiment, algorithm_name, sharing, seed)
