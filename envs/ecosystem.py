@@ -45,6 +45,12 @@ sees ids instead of anything derived from text: ``user_id`` and ``candidate_ids`
 platform's vocabulary, :meth:`envs.cold_start.ColdSplit.observed_user_ids`) replace
 ``user_state`` and ``candidates``, and the similarity feature is 0.
 
+Observation width (``observation_dim``, :mod:`envs.observation`): the slate policy sees
+the user state, the candidates and the intent as their coordinates on the catalog's first
+``observation_dim`` principal axes (default 32, measured in ``docs/benchmarks.md``); ``0``
+shows the full vectors. Dynamics, retrieval, features and the users' own observations stay
+at full width.
+
 Cold start (``cold_start``, :mod:`envs.cold_start`): warm users start each session with
 their past consumption as its history, cold users with their profile only; cold items show
 the platform no popularity or appeal; ``include_cold=False`` keeps cold users and items out
@@ -122,7 +128,7 @@ class EcosystemConfig:
     horizon: int = 100
     retrieval_share: float = 0.5
     retrieval_dim: int = 32
-    observation_dim: int = 0
+    observation_dim: int = 32
     user_state: str = "text"
     reveal_quality: bool = False
     session_ends_episode: bool = False
@@ -349,7 +355,7 @@ class RecEcosystemEnv(ParallelEnv):
         # The width the policies see (envs.observation): the item vectors' coordinates on
         # the catalog's first observation_dim principal axes, or the vectors themselves.
         self.observation_basis = observation_basis(items.axes, cfg.observation_dim)
-        self._observed_item_vectors = self._to_observation_basis(items.vectors)
+        self._observed_item_vectors = self.to_observation_basis(items.vectors)
         self.observation_width = self._observed_item_vectors.shape[1]
         if isinstance(users, UserPopulation):
             self.population = users
@@ -691,7 +697,7 @@ class RecEcosystemEnv(ParallelEnv):
         budget = np.empty((b, 1), np.float32)
         budget[:, 0] = np.clip(self._budget / cfg.user_model.budget, 0.0, 1.0)
         slate = {
-            "user_state": self._to_observation_basis(self._state),
+            "user_state": self.to_observation_basis(self._state),
             "candidates": self._observed_item_vectors[cand],
             "candidate_features": np.clip(features, -FEATURE_BOUND, FEATURE_BOUND,
                                           out=features),
@@ -702,7 +708,7 @@ class RecEcosystemEnv(ParallelEnv):
         if self.item_features is not None:
             slate["candidate_attributes"] = self.item_features.build(cand, self.market.owner)
         if cfg.intent == "on":
-            slate["intent"] = self._to_observation_basis(self._intent_vectors[self._intent])
+            slate["intent"] = self.to_observation_basis(self._intent_vectors[self._intent])
         return {
             "slate_policy": slate,
             "user": {
@@ -722,11 +728,11 @@ class RecEcosystemEnv(ParallelEnv):
         """Global state for centralised critics: user interests, budgets, provider
         summaries and topic demand, flattened."""
         budget = np.clip(self._budget / self.config.user_model.budget, 0.0, 1.0)
-        interest = self._to_observation_basis(self._interest)
+        interest = self.to_observation_basis(self._interest)
         return np.concatenate([interest.ravel(), budget, self.market.observations()[:, :4]
                                .ravel(), self.market.demand_ema]).astype(np.float32)
 
-    def _to_observation_basis(self, vectors: np.ndarray) -> np.ndarray:
+    def to_observation_basis(self, vectors: np.ndarray) -> np.ndarray:
         """Item-space vectors ``(..., d)`` as the policies see them (a fresh array)."""
         if self.observation_basis is None:
             return np.array(vectors, np.float32)

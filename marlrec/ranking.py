@@ -153,7 +153,8 @@ def policy_scores(behaviour: Any, env: Any, data: MovieLens100k, train: np.ndarr
     movie, shown ``num_candidates`` at a time as candidates of an observation built as
     ``env`` builds them at a session's start (the user's state, see :func:`user_states`;
     appeal, popularity and quality from the training ratings, none for ``cold_start``'s
-    new movies; nothing observed yet; ids for ``user_state="id"``). Exact
+    new movies; nothing observed yet; ids for ``user_state="id"``; vectors in the env's
+    observation basis, the similarity feature at full width). Exact
     for the candidate-scoring actor, whose score of a candidate does not depend on the
     others; an ``mlp`` actor's depend on the chunk they are shown in."""
     from envs.ecosystem import CANDIDATE_FEATURES, FEATURE_BOUND, show_ids_instead_of_text
@@ -183,7 +184,8 @@ def policy_scores(behaviour: Any, env: Any, data: MovieLens100k, train: np.ndarr
             features[..., 3] = np.einsum("rcd,rd->rc", candidates, user_state)
         if cfg.reveal_quality:
             features[..., 4] = catalog.quality[items]
-        obs = {"user_state": user_state, "candidates": candidates,
+        obs = {"user_state": env.to_observation_basis(user_state),
+               "candidates": env.to_observation_basis(candidates),
                "candidate_features": np.clip(features, -FEATURE_BOUND, FEATURE_BOUND),
                "session": np.zeros((items.shape[0], 2), np.float32)}
         if ids:
@@ -191,7 +193,7 @@ def policy_scores(behaviour: Any, env: Any, data: MovieLens100k, train: np.ndarr
         if env.item_features is not None:
             obs["candidate_attributes"] = env.item_features.build(items, env.catalog.provider)
         if cfg.intent == "on":  # offline there is no stated intent
-            obs["intent"] = np.zeros_like(user_state)
+            obs["intent"] = np.zeros_like(obs["user_state"])
         first_slot = behaviour.action_dist_inputs(obs)[:, :c].cpu().numpy()
         out[users] = first_slot.reshape(users.size, chunks * c)[:, :n]
     return out

@@ -138,7 +138,7 @@ def test_warm_users_start_with_their_past_and_cold_users_with_their_profile_only
                 assert np.array_equal(history[: past.size], past)
                 expected = unit_rows(env.item_vectors[past].sum(axis=0, keepdims=True))[0]
             obs = env.role_observations()["slate_policy"]["user_state"][slot]
-            assert np.allclose(obs, expected, atol=1e-5)
+            assert np.allclose(obs, env.to_observation_basis(expected), atol=1e-5)
     text = cold_env(include_cold=True, user_state="text")
     text.reset(seed=0)
     for slot, state in enumerate(text.state_texts(np.arange(SMALL["num_sessions"]))):

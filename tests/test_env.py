@@ -66,9 +66,38 @@ def test_movielens_with_real_encoder_and_text_state(movielens_data, minilm):
         warnings.simplefilter("error")
         parallel_api_test(env, num_cycles=8)
     obs, _ = env.reset(seed=1)
-    state = obs["slate_policy_0"]["user_state"]
-    np.testing.assert_allclose(np.linalg.norm(state), 1.0, atol=1e-5)
+    compact = obs["slate_policy_0"]["user_state"]
+    assert compact.shape == (32,) and np.linalg.norm(compact) <= 1.0 + 1e-5  # default width
     assert "Recently watched" not in env.state_texts(np.array([0]))[0]
+    full = small_env("full_ecosystem", catalog="movielens-100k", encoder=minilm,
+                     user_state="text", horizon=8, observation_dim=0)
+    obs, _ = full.reset(seed=1)
+    state = obs["slate_policy_0"]["user_state"]
+    assert state.shape == (384,)
+    np.testing.assert_allclose(np.linalg.norm(state), 1.0, atol=1e-5)
+    # the compact state: the full one's coordinates on the catalog's principal axes
+    np.testing.assert_allclose(compact, state @ env.observation_basis, atol=1e-5)
+
+
+def test_observation_width_keeps_features_and_dynamics_at_full_width():
+    compact = small_env("interest_evolution", catalog="synthetic", observation_dim=8)
+    full = small_env("interest_evolution", catalog="synthetic", observation_dim=0)
+    assert compact.observation_space("slate_policy_0")["candidates"].shape[-1] == 8
+    behaviours = envs.scripted_behaviours(full)
+    a = envs.rollout(compact, behaviours, episodes=2, seed=3).episode_metrics
+    b = envs.rollout(full, behaviours, episodes=2, seed=3).episode_metrics
+    assert a == b  # scripted policies read features: the same episodes at any width
+    compact.reset(seed=0)
+    full.reset(seed=0)
+    x, y = compact.role_observations(), full.role_observations()
+    np.testing.assert_array_equal(x["slate_policy"]["candidate_features"],
+                                  y["slate_policy"]["candidate_features"])
+    np.testing.assert_allclose(x["slate_policy"]["candidates"],
+                               y["slate_policy"]["candidates"] @ compact.observation_basis,
+                               atol=1e-6)
+    assert x["user"]["interest"].shape == y["user"]["interest"].shape  # users: full width
+    with pytest.raises(ValueError, match="observation_dim=-1 must be an integer >= 0"):
+        small_env("interest_evolution", observation_dim=-1)
 
 
 def test_observations_are_in_their_spaces_and_finite():
@@ -236,7 +265,8 @@ def test_duplicate_slate_positions_are_replaced_and_counted():
 
 
 def test_pipeline_slate_chosen_now_is_shown_next_step():
-    env = small_env(user_model={"budget": 1000.0})  # no session ends in this test
+    env = small_env(user_model={"budget": 1000.0},  # no session ends in this test
+                    observation_dim=0)  # the slate policy sees the vectors the user sees
     obs, _ = env.reset(seed=4)
     actions = random_actions(env, None)
     actions.update({f"user_{j}": 0 for j in range(env.num_sessions)})  # nobody leaves
@@ -247,7 +277,8 @@ def test_pipeline_slate_chosen_now_is_shown_next_step():
 
 
 def test_candidates_are_distinct_live_and_the_nearest_first():
-    env = small_env(num_candidates=8, horizon=60, retrieval_dim=0)  # exact retrieval
+    env = small_env(num_candidates=8, horizon=60, retrieval_dim=0,  # exact retrieval
+                    observation_dim=0)  # and the full user state in the observation
     obs, _ = env.reset(seed=2)
     rng = np.random.default_rng(0)
     r = env.config.num_retrieved

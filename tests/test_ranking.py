@@ -87,7 +87,8 @@ def test_learned_policy_scores_every_movie_whatever_chunk_shows_it(movielens_dat
         catalog.prior_popularity.max() + 1.0)
     obs_features[..., 3] = env.item_vectors[items] @ state[0]
     logits = behaviour.action_dist_inputs({
-        "user_state": state, "candidates": env.item_vectors[items],
+        "user_state": env.to_observation_basis(state),
+        "candidates": env.to_observation_basis(env.item_vectors[items]),
         "candidate_features": obs_features, "session": np.zeros((1, 2), np.float32)})
     np.testing.assert_allclose(logits[0, :10].numpy(), scores[7, items[0]], rtol=1e-4,
                                atol=1e-5)
