@@ -135,11 +135,6 @@ def module_table(env: envs.RecEcosystemEnv, learned_roles: list[str], sharing: s
     return table
 
 
-def scripted_behaviour(env: envs.RecEcosystemEnv, role: str, name: str) -> Any:
-    """The scripted behaviour ``name`` of ``role`` (names as in ``spec.SCRIPTED_BEHAVIOURS``)."""
-    return envs.role_behaviour(env, role, name)
-
-
 def learned_module_spec(info: AlgorithmInfo, spec: ExperimentSpec, own_space: Any,
                         state_dim: int) -> RLModuleSpec:
     """The module of a learned role: marlrec's actor-critic or RLlib's default MLP."""

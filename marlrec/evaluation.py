@@ -39,7 +39,7 @@ import numpy as np
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
 import envs
-from marlrec.algorithm_config import module_table, scripted_behaviour
+from marlrec.algorithm_config import module_table
 from marlrec.encoder import resolve_encoder
 from marlrec.learned_behaviour import LearnedBehaviour
 from marlrec.scripted_comparison import episodes_on_seeds
@@ -72,7 +72,7 @@ def absolute_episodes(spec: ExperimentSpec) -> int:
 
 def scripted_roles(env: envs.RecEcosystemEnv, spec: ExperimentSpec) -> dict[str, Any]:
     """Role-level behaviours of the roles the spec scripts."""
-    return {role: scripted_behaviour(env, role, spec.roles[role].behaviour)
+    return {role: envs.role_behaviour(env, role, spec.roles[role].behaviour)
             for role in envs.ROLES if not spec.roles[role].learned}
 
 
@@ -86,7 +86,7 @@ def baseline_behaviours(env: envs.RecEcosystemEnv, spec: ExperimentSpec, name: s
             behaviours[role] = _cf_baseline(spec, env.config.slate_size)
             continue
         chosen = name if name in SCRIPTED_BEHAVIOURS[role] else DEFAULT_BEHAVIOUR[role]
-        behaviours[role] = scripted_behaviour(env, role, chosen)
+        behaviours[role] = envs.role_behaviour(env, role, chosen)
     return behaviours
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from ray.rllib.core.columns import Columns
@@ -43,14 +44,22 @@ class LearnedBehaviour(ScriptedBehaviour):
     def action_dist_inputs(self, obs: Any) -> torch.Tensor:
         """The module's action-distribution inputs (logits) for a batch of observations;
         for a slate policy ``(B, S * C)``, slot ``k``'s logits at ``[:, k * C:(k + 1) * C]``."""
-        flat = flatten_batch(obs, self.observation_space)
+        flat = torch.from_numpy(flatten_batch(obs, self.observation_space))
+        if self.module.training:  # once: RLlib's forward_inference would re-walk the
+            self.module.eval()  # module tree at every call (the learner sets train() again)
         with torch.no_grad():
-            out = self.module.forward_inference({Columns.OBS: torch.from_numpy(flat)})
+            out = self.module._forward_inference({Columns.OBS: flat})
         return out[Columns.ACTION_DIST_INPUTS]
 
     def act_batch(self, obs: Any, rng: np.random.Generator) -> np.ndarray:
-        dist = self.module.get_inference_action_dist_cls().from_logits(
-            self.action_dist_inputs(obs))
+        logits = self.action_dist_inputs(obs)
+        space = self.module.action_space
+        if isinstance(space, gym.spaces.Discrete):  # the mode of a categorical: its argmax
+            return logits.argmax(dim=-1).numpy().astype(np.int64)
+        if isinstance(space, gym.spaces.MultiDiscrete) and len(set(space.nvec.tolist())) == 1:
+            slots, n = len(space.nvec), int(space.nvec[0])
+            return logits.reshape(-1, slots, n).argmax(dim=-1).numpy().astype(np.int64)
+        dist = self.module.get_inference_action_dist_cls().from_logits(logits)
         return dist.to_deterministic().sample().cpu().numpy().astype(np.int64)
 
     def __repr__(self) -> str:

@@ -59,11 +59,7 @@ ALGORITHMS = ("PPO", "MAPPO", "APPO", "IMPALA", "DQN")
 """Algorithm names (marlrec.algorithm_config.ALGORITHMS declares their capabilities)."""
 SLATE_ACTORS = ("candidate_scoring", "mlp")
 ACTIVATIONS = ("tanh", "relu")
-SCRIPTED_BEHAVIOURS = {
-    "slate_policy": tuple(envs.SLATE_BASELINES),
-    "user": ("choice_model",),
-    "provider": ("static", "follow_the_trend"),
-}
+SCRIPTED_BEHAVIOURS = envs.ROLE_BEHAVIOURS
 DEFAULT_BEHAVIOUR = {"slate_policy": "greedy_by_appeal", "user": "choice_model",
                      "provider": "static"}
 WANDB_MODES = ("offline", "online", "disabled")

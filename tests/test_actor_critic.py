@@ -156,3 +156,15 @@ def test_mlp_actor_and_bad_model_settings():
     assert isinstance(module.actor, torch.nn.Sequential)
     with pytest.raises(ValueError, match=r"slate_actor='pointer' is not one of"):
         build(env, "slate_policy_1", slate_actor="pointer")
+
+
+def test_learned_behaviour_takes_the_mode_of_rllibs_action_distribution():
+    env = mappo_env()
+    module = build(env, "slate_policy_0")
+    behaviour = LearnedBehaviour(module, env.ecosystem.observation_space("slate_policy_0"))
+    env.reset(seed=5)
+    batch = env.ecosystem.role_observations()["slate_policy"]
+    dist = module.get_inference_action_dist_cls().from_logits(
+        behaviour.action_dist_inputs(batch))
+    np.testing.assert_array_equal(behaviour.act_batch(batch, np.random.default_rng(0)),
+                                  dist.to_deterministic().sample().numpy())
