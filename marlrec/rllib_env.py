@@ -32,6 +32,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 from ray.rllib.env.multi_agent_env import MultiAgentEnv
 from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner
 
@@ -211,10 +212,24 @@ def runner_seed(trial_seed: int, worker_index: int) -> int:
                % (2**31 - 2**16))
 
 
+def process_cpus(config: Any, worker_index: int) -> int:
+    """The CPUs Ray gives the process of env runner ``worker_index``: the trial's main
+    process (which also holds the local learner) for index 0, a remote runner's own
+    otherwise."""
+    cpus = config.num_cpus_for_main_process if worker_index == 0 else \
+        config.num_cpus_per_env_runner
+    return max(1, int(cpus or 1))
+
+
 class EcosystemEnvRunner(MultiAgentEnvRunner):
-    """RLlib's ``MultiAgentEnvRunner`` that seeds its sub-envs with :func:`runner_seed`."""
+    """RLlib's ``MultiAgentEnvRunner`` that seeds its sub-envs with :func:`runner_seed` and
+    gives torch as many threads as its process has CPUs (Ray sets no ``OMP_NUM_THREADS``
+    for RLlib's actors, so torch would otherwise start a thread per core of the machine in
+    every trial process)."""
 
     def __init__(self, *, config: Any, **kwargs: Any) -> None:
         super().__init__(config=config, **kwargs)
+        index = int(self.worker_index or 0)
+        torch.set_num_threads(process_cpus(config, index))
         if self._seed is not None:
-            self._seed = runner_seed(int(config.seed), int(self.worker_index or 0))
+            self._seed = runner_seed(int(config.seed), index)
