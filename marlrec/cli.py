@@ -154,7 +154,11 @@ def _report(console: Any, folder: Path) -> None:
         spec.seeds)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("absolute-metric evaluation", total=total)
-        out = write_report(folder, progress=lambda: progress.advance(task))
+
+        def phase(name: str) -> None:  # the earlier phase is done: show the next
+            progress.update(task, completed=total, description=name, total=None)
+
+        out = write_report(folder, progress=lambda: progress.advance(task), phase=phase)
     scores = json.loads((out / "scores.json").read_text())
     metric = scores["metric"]
     table = Table(title=f"{spec.name}: {metric}, {len(spec.seeds)} runs x "

@@ -376,11 +376,16 @@ def curve_table(policies: list[PolicyRuns]) -> str:
 
 
 def write_report(folder: str | Path, reps: int = 2000,
-                 progress: Callable[[], None] | None = None) -> Path:
-    """Writes ``<folder>/report/`` (see the module docstring) and returns its path."""
+                 progress: Callable[[], None] | None = None,
+                 phase: Callable[[str], None] | None = None) -> Path:
+    """Writes ``<folder>/report/`` (see the module docstring) and returns its path.
+    ``progress()`` is called after each run's absolute-metric evaluation, ``phase(name)``
+    when a later phase starts."""
     folder = Path(folder).resolve()
     spec = load_spec_of(folder)
     policies = collect(folder, spec, progress)
+    if phase:
+        phase("aggregating (bootstrap CIs)")
     metric = spec.evaluation.metric
     scores = {p.policy: p.run_scores(metric) for p in policies}
     estimates = aggregate.interval_estimates(scores, reps=reps)
@@ -390,7 +395,11 @@ def write_report(folder: str | Path, reps: int = 2000,
     profiles = aggregate.performance_profiles(scores, taus, reps=reps)
     names = [p.policy for p in policies]
     n_episodes = absolute_episodes(spec)
+    if phase:
+        phase("offline ranking on held-out ratings")
     ranking = experiment_ranking(folder, spec, evaluation_env(spec), RANKING_K)
+    if phase:
+        phase("writing the report and plots")
 
     out = folder / "report"
     with staged_folder(out) as staging:
