@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from envs.ecosystem import CANDIDATE_FEATURES, SLATE_FEATURES
+from envs.observation import CANDIDATE_FEATURES, SLATE_FEATURES
 from envs.providers import NO_RELEASE
 from envs.users import UserModel, affinity, choice_probabilities, choice_scores
 

@@ -157,7 +157,8 @@ def policy_scores(behaviour: Any, env: Any, data: MovieLens100k, train: np.ndarr
     observation basis, the similarity feature at full width). Exact
     for the candidate-scoring actor, whose score of a candidate does not depend on the
     others; an ``mlp`` actor's depend on the chunk they are shown in."""
-    from envs.ecosystem import CANDIDATE_FEATURES, FEATURE_BOUND, show_ids_instead_of_text
+    from envs.ecosystem import show_ids_instead_of_text
+    from envs.observation import CANDIDATE_FEATURES, FEATURE_BOUND
 
     cfg, vectors = env.config, env.item_vectors
     c, n = cfg.num_candidates, data.n_items

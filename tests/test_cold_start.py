@@ -11,9 +11,9 @@ from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 import envs
 from envs.cold_start import PRIOR_HISTORY_LENGTH
-from envs.ecosystem import CANDIDATE_FEATURES
 from envs.encoding import unit_rows
 from envs.metrics import COLD_START_METRICS, EpisodeMetrics
+from envs.observation import CANDIDATE_FEATURES
 
 SMALL = {"num_sessions": 4, "num_candidates": 6, "slate_size": 2, "horizon": 60}
 TRAIN = {"user_share": 0.3, "item_share": 0.3, "include_cold": False}
