@@ -6,7 +6,8 @@ Two envs:
 - ``quickstart``: the env of ``experiments/quickstart.yaml`` (MovieLens-100k, MiniLM item
   vectors, its sessions, observation width and sub-envs per runner);
 - ``synthetic``: ``interest_evolution`` on the synthetic catalog, 8 sessions, slate 2 of
-  10, ``item_mean`` state, hashing encoder (8 slate + 8 user + 10 provider agents).
+  10, ``item_mean`` state, hashing encoder (8 slate + 8 user + 10 provider agents), with 1
+  and with 8 sub-envs per runner.
 
 For each: the standalone rollout (``envs.rollout``, the batched numpy path, a random slate
 policy, scripted users and providers) on one core, then RLlib's ``EnvRunner.sample()`` on
@@ -76,17 +77,22 @@ def main() -> None:
 
     quickstart = yaml.safe_load(open(os.path.join(os.path.dirname(__file__), "..",
                                                   "experiments", "quickstart.yaml")))
-    cases = {
+    cases = {  # name: env, encoder, sub-envs per runner
         "quickstart": (quickstart["env"], quickstart["env"].get("encoder"),
                        quickstart["resources"].get("num_envs_per_env_runner", 1)),
-        "synthetic": (SYNTHETIC, None, 1),
+        "synthetic, 1 sub-env": (SYNTHETIC, "hashing", 1),
+        "synthetic, 8 sub-envs": (SYNTHETIC, "hashing", 8),
     }
     console = Console()
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     figures: dict[str, dict] = {}
+    rollouts: dict[str, tuple[float, int]] = {}  # one standalone measurement per env
     for name, (env_spec, encoder, sub_envs) in cases.items():
-        with console.status(f"{name}: standalone rollout"):
-            alone, agents = standalone(env_spec, encoder, args.steps)
+        key = json.dumps([env_spec, encoder], sort_keys=True)
+        if key not in rollouts:
+            with console.status(f"{name}: standalone rollout"):
+                rollouts[key] = standalone(env_spec, encoder, args.steps)
+        alone, agents = rollouts[key]
         spec = parse_spec({"name": "bench", "env": {**env_spec, "encoder": encoder},
                            "resources": {"num_env_runners": 1,
                                          "num_envs_per_env_runner": sub_envs},
