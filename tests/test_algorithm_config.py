@@ -73,8 +73,8 @@ def test_every_supported_combination_trains(local_ray, algorithm, sharing):
     config = config.training(**training).reporting(**reporting)
     algo = config.build_algo()
     try:
-        for _ in range(40):  # the asynchronous algorithms report learner results later (more
-            # so on a busy machine): iterate until every learned module has trained
+        for _ in range(300):  # the asynchronous algorithms report learner results later
+            # (much later on a busy machine): iterate until every learned module has trained
             result = algo.train()
             trained = {m for m, stats in result.get("learners", {}).items()
                        if m != "__all_modules__" and stats.get("num_module_steps_trained", 0)}
