@@ -127,7 +127,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     # On a cluster (RAY_ADDRESS set, e.g. inside a Ray job) the autoscaler grows the cluster
     # to fit; a local Ray that cannot fit the experiment is refused before anything runs.
     summaries = run_experiment(spec, resume=args.resume,
-                               check_resources="RAY_ADDRESS" not in os.environ)
+                               check_resources="RAY_ADDRESS" not in os.environ,
+                               command=sys.argv[1:])
     table = Table(title=f"{spec.name}: {len(summaries)} trials")
     for column in ("algorithm", "sharing", "seed", "env steps", "episode return (mean)",
                    "checkpoint"):

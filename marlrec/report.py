@@ -383,6 +383,7 @@ def write_report(folder: str | Path, reps: int = 2000,
     when a later phase starts."""
     folder = Path(folder).resolve()
     spec = load_spec_of(folder)
+    provenance = read_provenance(folder)
     policies = collect(folder, spec, progress)
     if phase:
         phase("aggregating (bootstrap CIs)")
@@ -413,7 +414,7 @@ def write_report(folder: str | Path, reps: int = 2000,
         if has_cold_start(policies):
             plot_cold_start(policies, staging / "cold_start.png")
         (staging / "scores.json").write_text(_json_text({
-            "metric": metric, "seeds": spec.seeds,
+            "provenance": provenance, "metric": metric, "seeds": spec.seeds,
             "absolute_seeds": [absolute_seed(spec, r) for r in range(len(spec.seeds))],
             "episodes_per_run": n_episodes,
             "absolute": {name: {k: [e.point, e.low, e.high] for k, e in by_kind.items()}
@@ -427,8 +428,26 @@ def write_report(folder: str | Path, reps: int = 2000,
             {p.policy: [{int(s): [v[r]] for s, v in p.curve} for r in range(len(p.episodes))]
              for p in policies if p.learned})))
         (staging / "report.md").write_text(_markdown(spec, policies, estimates, poi, names,
-                                                     n_episodes, reps, ranking))
+                                                     n_episodes, reps, ranking, provenance))
     return out
+
+
+def read_provenance(folder: Path) -> dict[str, str]:
+    """The training command and commit (``provenance.json`` of ``marlrec run``) and the
+    commit this report is made at."""
+    from marlrec.run import code_commit
+
+    path = folder / "provenance.json"
+    training = json.loads(path.read_text()) if path.is_file() else {}
+    return {"training_command": training.get("command", "not recorded"),
+            "training_commit": training.get("commit", "not recorded"),
+            "report_commit": code_commit()}
+
+
+def provenance_line(provenance: dict[str, str]) -> str:
+    return (f"Trained by `{provenance['training_command']}` at commit "
+            f"{provenance['training_commit']}; report (absolute metric, aggregates) made at "
+            f"commit {provenance['report_commit']} (`marlrec report`).")
 
 
 def _protocol(spec: ExperimentSpec, n_episodes: int, reps: int) -> str:
@@ -449,7 +468,8 @@ def _protocol(spec: ExperimentSpec, n_episodes: int, reps: int) -> str:
 def _markdown(spec: ExperimentSpec, policies: list[PolicyRuns],
               estimates: dict[str, dict[str, aggregate.Estimate]],
               poi: dict[tuple[str, str], aggregate.Estimate], names: list[str],
-              n_episodes: int, reps: int, ranking: dict[str, dict[str, Any]] | None) -> str:
+              n_episodes: int, reps: int, ranking: dict[str, dict[str, Any]] | None,
+              provenance: dict[str, str]) -> str:
     metric = spec.evaluation.metric
     runs = len(spec.seeds)
     cold = "" if not has_cold_start(policies) else f"""
@@ -473,6 +493,8 @@ everything a recommender uses comes from the other 80% ({ranking_note(spec)}). S
 columns: means over runs of the absolute-metric episodes above. Protocol: `marlrec/ranking.py`.
 """
     return f"""# {spec.name}: learned policies against baselines
+
+{provenance_line(provenance)}
 
 Preset `{spec.env.preset}` (`{json.dumps(spec.env.params)}`, encoder `{spec.env.encoder}`);
 learned roles {spec.learned_roles}; {runs} runs per policy (training seeds {spec.seeds});

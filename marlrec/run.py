@@ -18,6 +18,7 @@ unfinished trials from their last checkpoint; finished trials are not redone.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -64,6 +65,37 @@ def _write_resolved_spec(spec: ExperimentSpec, folder: Path) -> Path:
     return target
 
 
+def code_commit() -> str:
+    """The git commit of the marlrec source that runs (``+dirty`` with uncommitted changes
+    to tracked files; ``unknown`` outside a git checkout)."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain",
+                                "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{commit}+dirty" if dirty else commit
+
+
+def write_provenance(folder: Path, command: list[str]) -> None:
+    """``provenance.json``: the command and the code commit that produced the results in
+    ``folder`` (the report names them beside every number)."""
+    import shlex
+    import time
+
+    record = {"command": shlex.join(["marlrec", *command]), "commit": code_commit(),
+              "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    target = folder / "provenance.json"
+    with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as tmp:
+        json.dump(record, tmp, indent=2)
+    os.replace(tmp.name, target)
+
+
 def _wandb_callback(spec: ExperimentSpec, folder: Path) -> Any:
     """Tune's W&B logger, made unable to stop training: a W&B failure is logged and the
     trial goes on without it."""
@@ -103,14 +135,18 @@ def _wandb_callback(spec: ExperimentSpec, folder: Path) -> Any:
 
 
 def run_experiment(spec: ExperimentSpec, resume: bool = False, encoder: Any = None,
-                   verbose: int = 1, check_resources: bool = True) -> list[TrialSummary]:
+                   verbose: int = 1, check_resources: bool = True,
+                   command: list[str] | None = None) -> list[TrialSummary]:
     """Runs (or resumes) every algorithm x sharing x seed trial of ``spec``; Ray must be
     running. ``encoder`` overrides the spec's (and its pool). ``check_resources=False``
-    skips :func:`check_cluster_fits` (an autoscaling cluster grows to fit)."""
+    skips :func:`check_cluster_fits` (an autoscaling cluster grows to fit). ``command``
+    (the CLI arguments) is recorded with the code's commit in ``provenance.json``."""
     if check_resources:
         check_cluster_fits(spec)
     folder = Path(spec.logging.results_dir).expanduser().resolve() / spec.name
     _write_resolved_spec(spec, folder)
+    if command is not None and not resume:  # a resumed run keeps its first record
+        write_provenance(folder, command)
     pool = None
     if spec.encoder_pool is not None and encoder is None:
         from marlrec.encoder.pool import EncoderPool

@@ -43,7 +43,8 @@ def finished_run(local_ray, tmp_path_factory):
 
     results = tmp_path_factory.mktemp("results")
     spec = tiny_spec(results)
-    return spec, results / "tiny", run_experiment(spec, verbose=0)
+    command = ["run", "tiny.yaml", "--set", "seeds=[0,1]"]  # what the CLI would record
+    return spec, results / "tiny", run_experiment(spec, verbose=0, command=command)
 
 
 def test_two_trials_write_results_checkpoints_and_wandb_offline_runs(finished_run):
@@ -133,6 +134,12 @@ def test_the_report_aggregates_best_modules_and_baselines_on_the_same_episodes(
             assert image.format == "PNG" and image.size[0] > 300
         assert (out / png).stat().st_size > 5000
     scores = json.loads((out / "scores.json").read_text())
+    from marlrec.run import code_commit
+
+    provenance = scores["provenance"]  # every number names its command and commit
+    assert provenance["training_command"] == "marlrec run tiny.yaml --set 'seeds=[0,1]'"
+    assert provenance["training_commit"] == provenance["report_commit"] == code_commit()
+    assert f"at commit {code_commit()}" in report
     episodes = 2 * 2  # absolute_factor x evaluation.episodes
     for name in ("PPO per_role", "random", "greedy_by_appeal"):
         runs = scores["policies"][name]["runs"]
