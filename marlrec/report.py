@@ -97,13 +97,69 @@ def in_training_evaluations(folder: Path, name: str, seed: int) -> list[dict[str
     raise FileNotFoundError(f"{folder / name}: no trial with seed {seed}")
 
 
+def absolute_run(spec: ExperimentSpec, run: int, folder: str | None, sharing: str | None,
+                 baseline: str | None) -> list[dict[str, float]]:
+    """Run ``run``'s absolute-metric episodes of one policy: the best modules saved in
+    ``folder`` (with ``sharing``), or the scripted ``baseline``."""
+    env = _evaluation_env(spec)
+    if folder is not None:
+        modules, _ = load_modules(Path(folder))
+        behaviours = learned_behaviours(env, spec, sharing, modules)
+    else:
+        behaviours = baseline_behaviours(env, spec, baseline)
+    return episodes_on_seeds(env, behaviours, absolute_episodes(spec), absolute_seed(spec, run))
+
+
+_ENVS: dict[str, Any] = {}  # evaluation envs of this process, by spec
+
+
+def _evaluation_env(spec: ExperimentSpec) -> Any:
+    key = json.dumps(spec.to_dict(), sort_keys=True, default=str)
+    if key not in _ENVS:
+        _ENVS[key] = evaluation_env(spec)
+    return _ENVS[key]
+
+
+def _run_all(spec: ExperimentSpec, jobs: list[dict[str, Any]],
+             progress: Callable[[], None] | None) -> list[list[dict[str, float]]]:
+    """:func:`absolute_run` of every job, in order: as Ray tasks (one CPU each) when Ray is
+    running (``marlrec run``), else one after the other. Each job's episodes are fixed by
+    its seeds, so both give the same numbers."""
+    import sys
+
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized() or len(jobs) < 2:
+        out = []
+        for job in jobs:
+            out.append(absolute_run(spec, **job))
+            if progress:
+                progress()
+        return out
+
+    def task(spec_dict: dict[str, Any], job: dict[str, Any]) -> list[dict[str, float]]:
+        import torch
+
+        torch.set_num_threads(1)
+        return absolute_run(parse_spec(spec_dict), **job)
+
+    remote = ray.remote(num_cpus=1, max_retries=0)(task)
+    spec_ref = ray.put(spec.to_dict())
+    refs = [remote.remote(spec_ref, job) for job in jobs]
+    pending = list(refs)
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        if progress:
+            progress()
+    return ray.get(refs)
+
+
 def collect(folder: Path, spec: ExperimentSpec, progress: Callable[[], None] | None = None
             ) -> list[PolicyRuns]:
     """Absolute-metric episodes of every learned policy and baseline, and the learned
     policies' in-training evaluation curves; refuses unequal runs or evaluation points."""
-    env = evaluation_env(spec)
-    metric, n = spec.evaluation.metric, absolute_episodes(spec)
+    metric = spec.evaluation.metric
     policies: list[PolicyRuns] = []
+    jobs: list[dict[str, Any]] = []
     missing = []
     for algorithm in spec.algorithms:
         for sharing in spec.sharing:
@@ -114,31 +170,26 @@ def collect(folder: Path, spec: ExperimentSpec, progress: Callable[[], None] | N
                 if not (best / "best.json").is_file():
                     missing.append(f"{algorithm}-{sharing} seed {seed}")
                     continue
-                modules, _ = load_modules(best)
-                behaviours = learned_behaviours(env, spec, sharing, modules)
-                runs.episodes.append(episodes_on_seeds(env, behaviours, n,
-                                                       absolute_seed(spec, r)))
+                jobs.append({"run": r, "folder": str(best), "sharing": sharing,
+                             "baseline": None})
                 curves.append(in_training_evaluations(folder, f"{algorithm}-{sharing}", seed))
                 _check_points(f"{algorithm}-{sharing} seed {seed}", curves[-1], spec)
-                if progress:
-                    progress()
             runs.curve = _curve(runs.policy, curves, metric, spec.evaluation.every_env_steps)
             policies.append(runs)
     if missing:
         raise ValueError(f"runs without evaluated best modules: {missing}; every policy needs "
                          f"the same runs (seeds {spec.seeds}) to be aggregated")
     for name in spec.evaluation.baselines:
-        runs = PolicyRuns(name, learned=False)
-        behaviours = baseline_behaviours(env, spec, name)
-        for r in range(len(spec.seeds)):
-            runs.episodes.append(episodes_on_seeds(env, behaviours, n, absolute_seed(spec, r)))
-            if progress:
-                progress()
-        policies.append(runs)
+        policies.append(PolicyRuns(name, learned=False))
+        jobs += [{"run": r, "folder": None, "sharing": None, "baseline": name}
+                 for r in range(len(spec.seeds))]
     lengths = {p.policy: len(p.curve) for p in policies if p.learned}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"evaluation points differ between algorithms {lengths}: every "
                          "algorithm needs the same number of evaluation points")
+    episodes = iter(_run_all(spec, jobs, progress))
+    for policy in policies:  # jobs are in policy order, each policy's runs in run order
+        policy.episodes = [next(episodes) for _ in spec.seeds]
     return policies
 
 
@@ -398,7 +449,7 @@ def write_report(folder: str | Path, reps: int = 2000,
     n_episodes = absolute_episodes(spec)
     if phase:
         phase("offline ranking on held-out ratings")
-    ranking = experiment_ranking(folder, spec, evaluation_env(spec), RANKING_K)
+    ranking = experiment_ranking(folder, spec, _evaluation_env(spec), RANKING_K)
     if phase:
         phase("writing the report and plots")
 
