@@ -121,6 +121,30 @@ def _copy_wandb_key(plan: LaunchPlan) -> None:
         os.unlink(f.name)
 
 
+NO_AGENT = "No available agent to submit job"
+
+
+def _submit(plan: LaunchPlan, env: dict[str, str], attempts: int = 20,
+            pause_s: float = 3.0) -> int:
+    """``ray job submit``, its output streamed; submitted again while the cluster's job
+    agent is not up yet (a fresh head refuses jobs for a while, longer on a busy machine:
+    a refused job never started, so the retry is safe). Returns the job's exit status."""
+    status = 1
+    for _ in range(attempts):
+        job = subprocess.Popen(plan.submit(), env=env, text=True, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+        refused = False
+        for line in job.stdout:
+            sys.stdout.write(line)
+            refused |= NO_AGENT in line
+        status = job.wait()
+        if status == 0 or not refused:
+            return status
+        print(f"the job agent is not up yet; submitting again in {pause_s:g} s")
+        time.sleep(pause_s)
+    return status
+
+
 def launch(plan: LaunchPlan, wandb_online: bool = False) -> int:
     """Runs the plan; returns the job's exit status (0 when it succeeded)."""
     env = dict(os.environ)
@@ -136,7 +160,7 @@ def launch(plan: LaunchPlan, wandb_online: bool = False) -> int:
             forward = subprocess.Popen(plan.dashboard(), stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
             time.sleep(5)  # the ssh tunnel comes up
-        status = subprocess.run(plan.submit(), env=env, check=False).returncode
+        status = _submit(plan, env)
         if plan.cluster:
             _run(plan.fetch_results())
         return status
