@@ -497,8 +497,8 @@ def read_provenance(folder: Path) -> dict[str, str]:
 
 def provenance_line(provenance: dict[str, str]) -> str:
     return (f"Trained by `{provenance['training_command']}` at commit "
-            f"{provenance['training_commit']}; report (absolute metric, aggregates) made at "
-            f"commit {provenance['report_commit']} (`marlrec report`).")
+            f"{provenance['training_commit']}; this report (absolute metric, aggregates) "
+            f"made at commit {provenance['report_commit']}.")
 
 
 def _protocol(spec: ExperimentSpec, n_episodes: int, reps: int) -> str:

@@ -67,15 +67,17 @@ def _write_resolved_spec(spec: ExperimentSpec, folder: Path) -> Path:
 
 def code_commit() -> str:
     """The git commit of the marlrec source that runs (``+dirty`` with uncommitted changes
-    to tracked files; ``unknown`` outside a git checkout)."""
+    to the code: ``marlrec/``, ``envs/``, the package's pins; ``unknown`` outside a git
+    checkout)."""
     import subprocess
 
     here = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
                                 capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain",
-                                "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", str(here.parent), "status", "--porcelain",
+                                "--untracked-files=no", "--", "marlrec", "envs",
+                                "pyproject.toml", "constraints.txt"],
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
