@@ -56,13 +56,20 @@ class TrialSummary:
         return f"{self.algorithm} {self.sharing} seed {self.seed}"
 
 
-def _write_resolved_spec(spec: ExperimentSpec, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / "spec.resolved.yaml"
-    with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as tmp:
-        yaml.safe_dump(spec.to_dict(), tmp, sort_keys=False)
+def _write_atomically(target: Path, text: str) -> Path:
+    """Writes ``text`` to ``target`` through a temporary file and a rename: a reader never
+    sees it half-written."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=target.parent, delete=False,
+                                     suffix=".tmp") as tmp:
+        tmp.write(text)
     os.replace(tmp.name, target)
     return target
+
+
+def _write_resolved_spec(spec: ExperimentSpec, folder: Path) -> Path:
+    return _write_atomically(folder / "spec.resolved.yaml",
+                             yaml.safe_dump(spec.to_dict(), sort_keys=False))
 
 
 def code_commit() -> str:
@@ -92,10 +99,7 @@ def write_provenance(folder: Path, command: list[str]) -> None:
 
     record = {"command": shlex.join(["marlrec", *command]), "commit": code_commit(),
               "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    target = folder / "provenance.json"
-    with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as tmp:
-        json.dump(record, tmp, indent=2)
-    os.replace(tmp.name, target)
+    _write_atomically(folder / "provenance.json", json.dumps(record, indent=2))
 
 
 def _wandb_callback(spec: ExperimentSpec, folder: Path) -> Any:
