@@ -154,7 +154,8 @@ def _report(console: Any, folder: Path) -> None:
     total = (len(spec.algorithms) * len(spec.sharing) + len(spec.evaluation.baselines)) * len(
         spec.seeds)
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("absolute-metric evaluation", total=total)
+        task = progress.add_task("absolute-metric evaluation (and offline ranking)",
+                                 total=total)
 
         def phase(name: str) -> None:  # the earlier phase is done: show the next
             progress.update(task, completed=total, description=name, total=None)

@@ -120,46 +120,59 @@ def _evaluation_env(spec: ExperimentSpec) -> Any:
     return _ENVS[key]
 
 
+def _do(spec: ExperimentSpec, job: dict[str, Any]) -> Any:
+    """One job of :func:`collect`: a policy-run's absolute-metric episodes, or (a job with
+    ``ranking_of``) the experiment's offline ranking."""
+    if "ranking_of" in job:
+        return experiment_ranking(Path(job["ranking_of"]), spec, _evaluation_env(spec),
+                                  RANKING_K)
+    return absolute_run(spec, **job)
+
+
 def _run_all(spec: ExperimentSpec, jobs: list[dict[str, Any]],
-             progress: Callable[[], None] | None) -> list[list[dict[str, float]]]:
-    """:func:`absolute_run` of every job, in order: as Ray tasks (one CPU each) when Ray is
+             progress: Callable[[], None] | None) -> list[Any]:
+    """:func:`_do` of every job, results in order: as Ray tasks (one CPU each) when Ray is
     running (``marlrec run``), else one after the other. Each job's episodes are fixed by
-    its seeds, so both give the same numbers."""
+    its seeds, so both give the same numbers. ``progress()`` after each absolute-metric
+    job."""
     import sys
 
     ray = sys.modules.get("ray")
     if ray is None or not ray.is_initialized() or len(jobs) < 2:
         out = []
         for job in jobs:
-            out.append(absolute_run(spec, **job))
-            if progress:
+            out.append(_do(spec, job))
+            if progress and "ranking_of" not in job:
                 progress()
         return out
 
-    def task(spec_dict: dict[str, Any], job: dict[str, Any]) -> list[dict[str, float]]:
+    def task(spec_dict: dict[str, Any], job: dict[str, Any]) -> Any:
         import torch
 
         torch.set_num_threads(1)
-        return absolute_run(parse_spec(spec_dict), **job)
+        return _do(parse_spec(spec_dict), job)
 
     remote = ray.remote(num_cpus=1, max_retries=0)(task)
     spec_ref = ray.put(spec.to_dict())
     refs = [remote.remote(spec_ref, job) for job in jobs]
+    absolute = {ref for ref, job in zip(refs, jobs, strict=True) if "ranking_of" not in job}
     pending = list(refs)
     while pending:
         done, pending = ray.wait(pending, num_returns=1)
-        if progress:
+        if progress and done[0] in absolute:
             progress()
     return ray.get(refs)
 
 
 def collect(folder: Path, spec: ExperimentSpec, progress: Callable[[], None] | None = None
-            ) -> list[PolicyRuns]:
-    """Absolute-metric episodes of every learned policy and baseline, and the learned
-    policies' in-training evaluation curves; refuses unequal runs or evaluation points."""
+            ) -> tuple[list[PolicyRuns], dict[str, dict[str, Any]] | None]:
+    """Absolute-metric episodes of every learned policy and baseline, the learned
+    policies' in-training evaluation curves, and the offline ranking
+    (:func:`marlrec.ranking.experiment_ranking`; ``None`` where it does not apply), all
+    computed together (:func:`_run_all`); refuses unequal runs or evaluation points."""
     metric = spec.evaluation.metric
     policies: list[PolicyRuns] = []
-    jobs: list[dict[str, Any]] = []
+    jobs: list[dict[str, Any]] = [{"ranking_of": str(folder)}]  # the longest job first
     missing = []
     for algorithm in spec.algorithms:
         for sharing in spec.sharing:
@@ -187,10 +200,11 @@ def collect(folder: Path, spec: ExperimentSpec, progress: Callable[[], None] | N
     if len(set(lengths.values())) > 1:
         raise ValueError(f"evaluation points differ between algorithms {lengths}: every "
                          "algorithm needs the same number of evaluation points")
-    episodes = iter(_run_all(spec, jobs, progress))
+    ranking, *results = _run_all(spec, jobs, progress)
+    episodes = iter(results)
     for policy in policies:  # jobs are in policy order, each policy's runs in run order
         policy.episodes = [next(episodes) for _ in spec.seeds]
-    return policies
+    return policies, ranking
 
 
 def _check_points(run: str, evaluations: list[dict[str, Any]], spec: ExperimentSpec) -> None:
@@ -435,7 +449,7 @@ def write_report(folder: str | Path, reps: int = 2000,
     folder = Path(folder).resolve()
     spec = load_spec_of(folder)
     provenance = read_provenance(folder)
-    policies = collect(folder, spec, progress)
+    policies, ranking = collect(folder, spec, progress)  # the offline ranking with it
     if phase:
         phase("aggregating (bootstrap CIs)")
     metric = spec.evaluation.metric
@@ -447,9 +461,6 @@ def write_report(folder: str | Path, reps: int = 2000,
     profiles = aggregate.performance_profiles(scores, taus, reps=reps)
     names = [p.policy for p in policies]
     n_episodes = absolute_episodes(spec)
-    if phase:
-        phase("offline ranking on held-out ratings")
-    ranking = experiment_ranking(folder, spec, _evaluation_env(spec), RANKING_K)
     if phase:
         phase("writing the report and plots")
 
