@@ -229,13 +229,15 @@ def _run_grid(spec: ExperimentSpec, folder: Path, resume: bool, encoder: Any,
                     stop={STOP_KEY: spec.stop.env_steps}, callbacks=callbacks,
                     verbose=verbose,
                     # Tune keeps the experiment state (which checkpoints exist) in a
-                    # staging folder and syncs it every sync_period, or after num_to_keep
-                    # checkpoints of a trial: a killed driver resumes from at most two
-                    # checkpoints or 30 s back.
-                    sync_config=tune.SyncConfig(sync_period=30),
+                    # staging folder and syncs it every sync_period: a killed driver
+                    # resumes from the checkpoint that state names, about 10 s back.
+                    # Every checkpoint is kept: with a cap (num_to_keep=2 before), fast
+                    # iterations deleted the checkpoint the synced state still named, and
+                    # --resume failed ("does not exist on storage anymore").
+                    sync_config=tune.SyncConfig(sync_period=10),
                     checkpoint_config=tune.CheckpointConfig(
                         checkpoint_frequency=spec.logging.checkpoint_every,
-                        checkpoint_at_end=True, num_to_keep=2)))
+                        checkpoint_at_end=True, num_to_keep=None)))
         results = tuner.fit()
         failed = [r for r in results if r.error is not None]
         if failed:
