@@ -514,7 +514,7 @@ class RecEcosystemEnv(ParallelEnv):
         self._shown = self._candidates[:, : cfg.slate_size].copy()
         self.agents = list(self.possible_agents)
         obs = self._observations()
-        return obs, self._state_text_infos({agent: {} for agent in self.agents})
+        return obs, self.add_state_texts({agent: {} for agent in self.agents})
 
     def step(self, actions: dict[str, Any]):
         if not self.agents:
@@ -537,7 +537,7 @@ class RecEcosystemEnv(ParallelEnv):
             summary = self.episode_metrics()
             for a in agents_before:
                 infos[a]["episode_metrics"] = dict(summary)
-        return obs, reward, terminations, truncations, self._state_text_infos(infos)
+        return obs, reward, terminations, truncations, self.add_state_texts(infos)
 
     @property
     def truncated(self) -> bool:
@@ -867,7 +867,9 @@ class RecEcosystemEnv(ParallelEnv):
         ``unit(encode(text) - state_centre)``, like the item vectors."""
         return self._centre
 
-    def _state_text_infos(self, infos: dict[str, dict]) -> dict[str, dict]:
+    def add_state_texts(self, infos: dict[str, dict]) -> dict[str, dict]:
+        """``user_state="text_deferred"``: puts each session's state text and candidates in
+        ``infos["slate_policy_j"]`` (which must all be there); otherwise leaves ``infos``."""
         if self.config.user_state == "text_deferred":
             texts = self.state_texts(np.arange(self.config.num_sessions))
             for j, text in enumerate(texts):
@@ -979,14 +981,14 @@ class RecEcosystemEnv(ParallelEnv):
                              f"{missing[:5]}{'...' if len(missing) > 5 else ''}, not live "
                              f"or unknown {extra[:5]}")
         b, s = self.config.num_sessions, self.config.slate_size
-        slate = np.stack([self._agent_action(actions, a, (s,)) for a in self._slate_agents])
-        user = np.array([self._agent_action(actions, a, ()) for a in self._user_agents])
+        slate = np.stack([self.agent_action(actions, a, (s,)) for a in self._slate_agents])
+        user = np.array([self.agent_action(actions, a, ()) for a in self._user_agents])
         provider = np.zeros(self.catalog.num_providers, np.int64)
         for a in self.agents[2 * b:]:
-            provider[int(a.rsplit("_", 1)[1])] = self._agent_action(actions, a, ())
+            provider[int(a.rsplit("_", 1)[1])] = self.agent_action(actions, a, ())
         return slate, user, provider
 
-    def _agent_action(self, actions: dict[str, Any], agent: str,
+    def agent_action(self, actions: dict[str, Any], agent: str,
                       shape: tuple[int, ...]) -> np.ndarray:
         value = np.asarray(actions[agent])
         if value.shape != shape or value.dtype.kind not in "iu":

@@ -163,12 +163,9 @@ class EcosystemMultiAgentEnv(MultiAgentEnv):
         size, shape = self.scripted.shapes[role]
         actions = np.zeros((size, *shape), np.int64)  # agents that left: ignored by the env
         for agent in self._role_agents[role]:
-            if agent in action_dict:
-                value = np.asarray(action_dict[agent])
-                if value.shape != shape or value.dtype.kind not in "iu":
-                    raise ValueError(f"invalid action {action_dict[agent]!r} for agent "
-                                     f"{agent!r}: not in {self.action_spaces[agent]}")
-                actions[self._rows[agent][1]] = value
+            if agent in action_dict:  # checked as the env's dict API checks it
+                actions[self._rows[agent][1]] = self.ecosystem.agent_action(
+                    action_dict, agent, shape)
         return actions
 
     def _observations(self, agents: list[str]) -> dict[str, np.ndarray]:
@@ -185,16 +182,10 @@ class EcosystemMultiAgentEnv(MultiAgentEnv):
         return {a: v for a, v in obs.items() if a in wanted}
 
     def _text_infos(self, infos: dict[str, dict]) -> dict[str, dict]:
-        """``user_state="text_deferred"``: each slate agent's state text and candidates."""
-        if self.ecosystem.config.user_state == "text_deferred" and "slate_policy" in \
-                self.learned_roles:
-            eco = self.ecosystem
-            texts = eco.state_texts(np.arange(eco.config.num_sessions))
-            candidates = eco.candidate_items
-            for agent in self._role_agents["slate_policy"]:
-                if agent in infos:
-                    j = self._rows[agent][1]
-                    infos[agent].update(user_state_text=texts[j], candidate_items=candidates[j])
+        """``user_state="text_deferred"``: the ecosystem's state texts and candidates in the
+        slate agents' infos (every slot's agent is live while the episode runs)."""
+        if "slate_policy" in self.learned_roles:
+            self.ecosystem.add_state_texts(infos)
         return infos
 
 
