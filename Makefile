@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 export RAY_AUTH_MODE ?= disabled
 export WANDB_MODE ?= offline
 export TOKENIZERS_PARALLELISM ?= false
+# `make test` runs the fast suite (under 15 min on 2 cores); CI runs every test, the slow
+# end-to-end ones included: `make test PYTEST_ARGS=` (.ci/run).
+PYTEST_ARGS ?= -m "not slow"
 
 .PHONY: demo test lint fetch-data bench clean
 

@@ -31,11 +31,16 @@ from envs.ecosystem import (
     embed_catalog,
 )
 from envs.encoding import HashingTextEncoder, TextEncoder
-from envs.movielens import DataFileError, MovieLens100k, load_movielens_100k
+from envs.movielens import DataFileError, MovieLens100k, RatingSplit, load_movielens_100k
 from envs.presets import (
+    CATALOG_DEFAULTS,
+    CATALOG_PARAMS,
     CATALOGS,
     PRESETS,
     ROLE_BEHAVIOURS,
+    CatalogParamError,
+    catalog_params,
+    check_catalog_params,
     make_env,
     role_behaviour,
     scripted_behaviours,
@@ -46,13 +51,15 @@ from envs.rollout import seed_streams as rollout_seed_streams
 from envs.users import MovieLensUsers, SyntheticUsers, UserModel, UserPopulation
 
 __all__ = [
-    "CATALOGS", "Catalog", "ChoiceModelUser", "ColdSplit", "ColdStart", "DataFileError",
+    "CATALOGS", "CATALOG_DEFAULTS", "CATALOG_PARAMS", "Catalog", "CatalogParamError",
+    "ChoiceModelUser", "ColdSplit", "ColdStart", "DataFileError",
     "EcosystemConfig", "FollowTheTrend", "GreedyByAppeal", "GreedyByQuality", "GreedyBySimilarity",
     "HashingTextEncoder", "MovieLens100k", "MovieLensUsers", "PRESETS", "PopularitySlate",
     "ProviderModel", "ROLES", "ROLE_ACTION_KINDS", "ROLE_BEHAVIOURS", "RandomAction",
-    "RandomSlate", "RecEcosystemEnv", "RolloutResult", "SLATE_BASELINES", "ScriptedRoles",
-    "StaticProvider", "SyntheticUsers", "TextEncoder", "USER_STATES", "UserModel",
-    "UserPopulation", "embed_catalog", "load_movielens_100k", "make_env", "movielens_catalog",
+    "RandomSlate", "RatingSplit", "RecEcosystemEnv", "RolloutResult", "SLATE_BASELINES",
+    "ScriptedRoles", "StaticProvider", "SyntheticUsers", "TextEncoder", "USER_STATES", "UserModel",
+    "UserPopulation", "catalog_params", "check_catalog_params", "embed_catalog",
+    "load_movielens_100k", "make_env", "movielens_catalog",
     "role_behaviour", "rollout", "rollout_seed_streams", "scripted_behaviours",
     "synthetic_catalog",
 ]

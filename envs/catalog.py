@@ -14,8 +14,9 @@ Two catalogs:
   and 30% "nutritious" (low appeal, quality means in [0, 3]).
 - :func:`movielens_catalog`: MovieLens-100k movies (real titles, years, genres). Quality
   is the Bayesian-smoothed mean rating, appeal the popularity (log number of ratings),
-  both standardised. Providers are studios derived from genre and era buckets
-  (see :func:`movielens_studios`).
+  both standardised, from the *training* ratings only (``Catalog.ratings`` records which);
+  the held-out ones are left to offline evaluation. Providers are studios derived from
+  genre and era buckets (see :func:`movielens_studios`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.movielens import MovieLens100k
+from envs.movielens import MovieLens100k, RatingSplit
 
 QUALITY_RANGE = 3.0
 """Quality and appeal are standardised and clipped to [-3, 3]."""
@@ -52,6 +53,10 @@ class Catalog:
     """Per item, all its genres (MovieLens); ``None``: the topic is the only genre."""
     years: np.ndarray | None = None
     """(n,) int32 release years, 0 when unknown; ``None``: no years."""
+    ratings: RatingSplit | None = None
+    """The real ratings (MovieLens) that quality, appeal and prior popularity were computed
+    from, ``ratings.train`` of them; offline evaluation reads the held-out rest from here.
+    ``None``: the catalog is not built from ratings."""
 
     def __post_init__(self) -> None:
         n = len(self.titles)
@@ -247,7 +252,7 @@ def movielens_quality(data: MovieLens100k, rating_mask: np.ndarray | None = None
 
 
 def movielens_catalog(data: MovieLens100k, num_providers: int = 20,
-                      rating_mask: np.ndarray | None = None) -> Catalog:
+                      rating_mask: np.ndarray | RatingSplit | None = None) -> Catalog:
     """MovieLens-100k movies as a catalog.
 
     - text: ``"<title> (<year>). Genres: <g1>, <g2>."``
@@ -256,13 +261,24 @@ def movielens_catalog(data: MovieLens100k, num_providers: int = 20,
     - appeal: log(1 + number of ratings), standardised: popular titles attract clicks
     - provider: studio buckets of :func:`movielens_studios`
 
-    ``rating_mask`` selects the ratings that quality and appeal are computed from (a
-    training split); all ratings by default.
+    ``rating_mask`` selects the ratings that quality, appeal and prior popularity are
+    computed from (a training split): a bool mask over ``data``'s ratings or a
+    :class:`envs.movielens.RatingSplit` of ``data``; all ratings by default. It is recorded
+    as ``Catalog.ratings``. Titles, texts, topics and studios do not depend on ratings (nor
+    does the catalog's name, so equal texts share cached embeddings).
     """
     genre_names = sorted({g for genres in data.genres for g in genres} | {"unknown"})
     topic = np.array([genre_names.index(g[0]) if g else genre_names.index("unknown")
                       for g in data.genres], dtype=np.int32)
-    mask = np.ones(len(data.rating_value), bool) if rating_mask is None else rating_mask
+    if isinstance(rating_mask, RatingSplit):
+        if rating_mask.data is not data:
+            raise ValueError("movielens_catalog: rating_mask is a split of other ratings than "
+                             "data")
+        ratings = rating_mask
+    else:
+        ratings = RatingSplit(data, np.ones(data.n_ratings, bool) if rating_mask is None
+                              else rating_mask, 0.0 if rating_mask is None else None)
+    mask = ratings.train
     counts = np.bincount(data.rating_item[mask], minlength=len(data.item_ids)).astype(np.float32)
     studio, studio_names = movielens_studios(data, num_providers)
     texts = []
@@ -270,7 +286,7 @@ def movielens_catalog(data: MovieLens100k, num_providers: int = 20,
         when = f" ({int(year)})" if year else ""
         texts.append(f"{title}{when}. Genres: {', '.join(genres) or 'unknown'}.")
     return Catalog(
-        name="movielens-100k" if rating_mask is None else f"movielens-100k-{mask.sum()}-ratings",
+        name="movielens-100k",
         titles=tuple(data.titles),
         texts=tuple(texts),
         topic=topic,
@@ -282,4 +298,5 @@ def movielens_catalog(data: MovieLens100k, num_providers: int = 20,
         provider_names=tuple(studio_names),
         genres=tuple(tuple(g) for g in data.genres),
         years=np.asarray(data.years, np.int32),
+        ratings=ratings,
     )

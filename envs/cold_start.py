@@ -5,8 +5,9 @@ With ``EcosystemConfig.cold_start`` set, the env splits its users and items once
 
 - a **warm user** is one the platform has seen before: each of their sessions starts with
   their past consumption as the session's history (the population's ``prior_history``, most
-  recent first, new items left out), so the slate policy's state (``item_mean``, ``text``)
-  already says what they watched;
+  recent first, new items left out; for MovieLens users their latest *training* ratings,
+  never held-out ones, see :mod:`envs.presets`), so the slate policy's state
+  (``item_mean``, ``text``) already says what they watched;
 - a **cold user** arrives with their profile text only (an empty history);
 - a **warm item** has its interactions before the simulation (``prior_popularity``) and its
   appeal visible in the slate policy's candidate features;

@@ -63,7 +63,6 @@ def movielens_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     return Path(data_dir if data_dir is not None else default_data_dir()) / "movielens-100k"
 
 
-
 class DataFileError(ValueError):
     """A MovieLens folder or file is missing or malformed; the message names the file,
     the line where one is to blame, and what is wrong."""
@@ -122,6 +121,42 @@ class MovieLens100k:
     def n_ratings(self) -> int:
         """Number of ratings."""
         return len(self.rating_value)
+
+
+@dataclass(frozen=True, eq=False)
+class RatingSplit:
+    """MovieLens-100k's ratings divided into *training* ratings, the only ones a simulator
+    is built from (catalog quality, appeal and prior popularity; user interests and past
+    consumption), and *held-out* ratings, which only offline evaluation reads.
+
+    ``holdout`` and ``seed`` say how the split was drawn
+    (:func:`envs.user_model_check.heldout_split`); ``None`` for a mask given as it is.
+    """
+
+    data: MovieLens100k
+    train: np.ndarray
+    """(n_ratings,) bool, read-only: True for a training rating."""
+    holdout: float | None = None
+    """The share of each user's ratings held out; 0 when every rating trains."""
+    seed: int | None = None
+    """The seed of the split."""
+
+    def __post_init__(self) -> None:
+        train = np.array(self.train, dtype=bool)  # a copy: the caller's mask may change
+        if train.shape != (self.data.n_ratings,):
+            raise ValueError(f"training mask has shape {train.shape}, expected "
+                             f"({self.data.n_ratings},): one entry per rating")
+        object.__setattr__(self, "train", _read_only(train))
+
+    @property
+    def heldout(self) -> np.ndarray:
+        """(n_ratings,) bool: True for a held-out rating."""
+        return ~self.train
+
+    @property
+    def has_heldout(self) -> bool:
+        """Whether any rating is held out (there is something to rank offline)."""
+        return not bool(self.train.all())
 
 
 @dataclass
@@ -410,9 +445,21 @@ def load_movielens_100k(folder: str | os.PathLike[str]) -> MovieLens100k:
     outside 1..5, a rating of an unlisted user or item, a repeated id, an empty file).
     """
     folder = Path(folder)
+    layout = movielens_layout(folder)
+    return _load_recbole(folder) if layout == "recbole" else _load_grouplens(folder)
+
+
+def movielens_layout(folder: str | os.PathLike[str]) -> str:
+    """Which layout of MovieLens-100k files ``folder`` holds, ``"recbole"`` or
+    ``"grouplens"`` (RecBole's wins when both are there), without reading them.
+
+    Raises :class:`DataFileError`, saying to fetch the data, when the folder, or one file of
+    the layout, is missing.
+    """
+    folder = Path(folder)
     if not folder.is_dir():
         raise DataFileError(f"{folder}: MovieLens-100k folder not found; {FETCH_HINT}")
-    for names, load in ((RECBOLE_FILES, _load_recbole), (GROUPLENS_FILES, _load_grouplens)):
+    for names, layout in ((RECBOLE_FILES, "recbole"), (GROUPLENS_FILES, "grouplens")):
         if any((folder / name).exists() for name in names):
             missing = [name for name in names if not (folder / name).is_file()]
             if missing:
@@ -420,7 +467,7 @@ def load_movielens_100k(folder: str | os.PathLike[str]) -> MovieLens100k:
                     f"{folder / missing[0]}: file is missing (a MovieLens-100k folder needs "
                     f"{', '.join(names)}); {FETCH_HINT}"
                 )
-            return load(folder)
+            return layout
     raise DataFileError(
         f"{folder}: no MovieLens-100k files (expected {', '.join(RECBOLE_FILES)} or "
         f"{', '.join(GROUPLENS_FILES)}); {FETCH_HINT}"

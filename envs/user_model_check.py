@@ -9,7 +9,9 @@ Protocol (a standard random hold-out for top-k recommendation):
    (:func:`envs.catalog.movielens_catalog` with ``rating_mask=train``) and the users'
    interests (:class:`envs.users.MovieLensUsers` with ``rating_mask=train``). Item vectors
    are the encoder's embeddings of the item texts, centred and re-normalised
-   (:func:`envs.ecosystem.embed_catalog`); they do not depend on ratings.
+   (:func:`envs.ecosystem.embed_catalog`); they do not depend on ratings. The environment
+   is built the same way from its own split (:mod:`envs.presets`: ``holdout``,
+   ``holdout_seed``, by default 0.2 and 0, the split this check draws with its defaults).
 3. Per user, the candidates are all items NOT in the user's train ratings; the relevant
    items are the user's held-out items, with binary relevance (rated = relevant, whatever
    the stars: the question is which movies a user picks, which is what the choice model
@@ -63,7 +65,10 @@ def heldout_split(data: MovieLens100k, holdout: float = 0.2, seed: int = 0,
 
     ``rating_mask`` restricts the split to those ratings (the others are False in the
     result): :func:`validation_split` uses it to carve a validation set out of train.
-    Reproducible: the same ``data``, ``holdout``, ``seed`` and mask give the same split.
+    Reproducible: the same ``data``, ``holdout``, ``seed`` and mask give the same split; it
+    depends on who rated how many movies, not on the stars or times, so changing held-out
+    ratings leaves the split (and a simulator built from it) as it is. ``holdout=0`` holds
+    nothing out.
     """
     if not 0.0 <= holdout < 1.0:
         raise ValueError(f"holdout={holdout!r} must be in [0, 1)")

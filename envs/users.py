@@ -237,12 +237,15 @@ class SyntheticUsers:
 class MovieLensUsers:
     """MovieLens-100k users: demographics as the profile, interests from their ratings.
 
-    A user's interest is ``unit(sum_i (r_ui - RATING_PIVOT) * v_i)`` over the movies they
-    rated (``rating_mask`` selects a training split). With ``RATING_PIVOT = 0`` every
-    rated movie pulls, in proportion to its stars: having rated a movie means having chosen
-    to watch it, the signal the choice model needs (chosen on a validation split, see
-    docs/user_model.md). A user with no usable ratings gets the unit mean of the catalog's
-    vectors.
+    ``rating_mask`` selects the ratings the users are built from (all when ``None``):
+    :func:`envs.presets.make_env` passes its training split, so that held-out ratings shape
+    neither interests nor prior histories. A user's interest is
+    ``unit(sum_i (r_ui - RATING_PIVOT) * v_i)`` over the movies they rated; their prior
+    history (what a warm user's sessions start with under ``cold_start``) is their latest
+    rated movies. With ``RATING_PIVOT = 0`` every rated movie pulls, in proportion to its
+    stars: having rated a movie means having chosen to watch it, the signal the choice model
+    needs (chosen on a validation split, see docs/user_model.md). A user with no usable
+    ratings gets the unit mean of the catalog's vectors.
     """
 
     data: MovieLens100k

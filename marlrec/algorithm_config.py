@@ -45,6 +45,7 @@ from marlrec.connectors import env_to_module_connectors
 from marlrec.consensus import CONSENSUS_LEARNERS, STRENGTH_KEY
 from marlrec.encoder.rllib import EncoderMetricsEnvRunner, encoder_pool_callback
 from marlrec.episode_metrics import EcosystemMetricsCallback
+from marlrec.learned_behaviour import GreedyAction, argmax_q_values, mode_of_action_distribution
 from marlrec.rllib_env import EcosystemEnvRunner, EcosystemMultiAgentEnv
 from marlrec.spec import SHARING_MODES, ExperimentSpec
 
@@ -63,6 +64,8 @@ class AlgorithmInfo:
     slate_actors: tuple[str, ...] = ("mlp",)  # the first is the default
     centralised_critic: bool = False  # the critic sees env.state() (MAPPO)
     training_defaults: dict[str, Any] = field(default_factory=dict)
+    # how evaluation takes the module's greedy action (marlrec.learned_behaviour)
+    greedy_action: GreedyAction = mode_of_action_distribution
 
     @property
     def marlrec_module(self) -> bool:
@@ -98,7 +101,8 @@ ALGORITHMS: dict[str, AlgorithmInfo] = {
     "DQN": AlgorithmInfo(DQNConfig, discrete_actions=True, multi_discrete_actions=False,
                          continuous_actions=False, sharing_modes=SHARING_MODES,
                          training_defaults={"replay_buffer_config": {
-                             "type": "MultiAgentEpisodeReplayBuffer", "capacity": 50_000}}),
+                             "type": "MultiAgentEpisodeReplayBuffer", "capacity": 50_000}},
+                         greedy_action=argmax_q_values),
 }
 
 

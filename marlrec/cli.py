@@ -113,8 +113,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec, args.set or [])  # fails here, before Ray starts
     import ray
     from rich.console import Console
-    from rich.table import Table
 
+    from marlrec.encoder.pool import running_pool
     from marlrec.run import WORKER_ENV_VARS, run_experiment
 
     if not ray.is_initialized():
@@ -126,9 +126,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
                  runtime_env=None if in_job else {"env_vars": WORKER_ENV_VARS})
     # On a cluster (RAY_ADDRESS set, e.g. inside a Ray job) the autoscaler grows the cluster
     # to fit; a local Ray that cannot fit the experiment is refused before anything runs.
-    summaries = run_experiment(spec, resume=args.resume,
-                               check_resources="RAY_ADDRESS" not in os.environ,
-                               command=sys.argv[1:])
+    # The encoder pool (if the spec has one) serves the training and then the report's
+    # evaluations: a policy is evaluated through the encoder it was trained with.
+    with running_pool(spec.encoder_pool) as pool_client:
+        summaries = run_experiment(spec, resume=args.resume, encoder=pool_client,
+                                   check_resources="RAY_ADDRESS" not in os.environ,
+                                   command=sys.argv[1:])
+        _print_trials(spec, summaries)
+        _report(Console(width=160), Path(spec.logging.results_dir).expanduser() / spec.name)
+    print(f"results: {Path(spec.logging.results_dir).expanduser().resolve() / spec.name}")
+    return 0
+
+
+def _print_trials(spec: Any, summaries: list) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"{spec.name}: {len(summaries)} trials")
     for column in ("algorithm", "sharing", "seed", "env steps", "episode return (mean)",
                    "checkpoint"):
@@ -137,11 +150,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         table.add_row(s.algorithm, s.sharing, str(s.seed), f"{s.env_steps:,}",
                       "n/a" if s.episode_return_mean is None else f"{s.episode_return_mean:.3g}",
                       s.checkpoint or "none")
-    console = Console(width=160)
-    console.print(table)
-    _report(console, Path(spec.logging.results_dir).expanduser() / spec.name)
-    print(f"results: {Path(spec.logging.results_dir).expanduser().resolve() / spec.name}")
-    return 0
+    Console(width=160).print(table)
 
 
 def _report(console: Any, folder: Path) -> None:
@@ -181,7 +190,8 @@ def _cmd_launch(args: argparse.Namespace) -> int:
     from marlrec.launch import LaunchPlan, launch
     from marlrec.spec import load_spec
 
-    spec = load_spec(args.spec, args.set or [])  # a bad spec fails here, before any cluster
+    # the cluster fetches the data in its own setup: only the spec is checked here
+    spec = load_spec(args.spec, args.set or [], check_data=False)  # before any cluster
     if bool(args.cluster) == bool(args.address):
         raise ValueError("marlrec launch: give exactly one of --cluster FILE (bring a "
                          "cluster up) or --address URL (an existing cluster's job API)")

@@ -2,9 +2,12 @@
 
 :func:`train_als` fits ``implicit``'s alternating least squares (Hu, Koren and Volinsky
 2008: implicit feedback with confidence ``1 + alpha * rating``) on the **training split**
-of the ratings (per user, 80% at random: :func:`envs.user_model_check.heldout_split`), so
-the held-out ratings stay unseen. :class:`CollaborativeFilteringSlate` shows each session's
-user the candidates with the highest predicted preference ``u_user . v_item``.
+of the ratings, so the held-out ratings stay unseen. :func:`movielens_cf_baseline` takes
+that split from the env (``env.catalog.ratings``: per user, 80% at random by default, the
+ratings the simulator itself was built from, :mod:`envs.presets`), so the baseline, the
+simulator and the offline ranking (:mod:`marlrec.ranking`) share one split.
+:class:`CollaborativeFilteringSlate` shows each session's user the candidates with the
+highest predicted preference ``u_user . v_item``.
 
 It is a *privileged* baseline: the user's identity and the candidates' item ids are in no
 observation, so it reads them from the env (``env.session_users``, ``env.candidate_items``)
@@ -14,13 +17,14 @@ not as a scripted role inside RLlib training.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from envs.movielens import MovieLens100k
+from envs.movielens import MovieLens100k, RatingSplit
 
 
 @dataclass(frozen=True)
@@ -80,10 +84,34 @@ class CollaborativeFilteringSlate:
         return f"CollaborativeFilteringSlate(slate_size={self.slate_size})"
 
 
-def movielens_cf_baseline(data: MovieLens100k, slate_size: int, seed: int = 0
+def movielens_cf_baseline(ratings: Any, slate_size: int, seed: int = 0
                           ) -> CollaborativeFilteringSlate:
-    """The baseline as evaluations use it: ALS on the seeded 80% training split."""
-    from envs.user_model_check import heldout_split
+    """The baseline as evaluations use it: ALS (seeded by ``seed``) on the training ratings
+    of the env's split.
 
-    return CollaborativeFilteringSlate(train_als(data, heldout_split(data, 0.2, seed),
-                                                 seed=seed), slate_size)
+    ``ratings`` is the env the baseline will act in (a MovieLens-100k
+    :class:`envs.RecEcosystemEnv`, whose ``catalog.ratings`` is the split its simulator was
+    built from) or that :class:`envs.movielens.RatingSplit`. A bare
+    :class:`envs.movielens.MovieLens100k` (the old signature) is deprecated: it gets the
+    default split of :func:`envs.make_env` (``holdout=0.2``, ``holdout_seed=0``), which
+    is the env's only when the env kept those defaults.
+    """
+    if isinstance(ratings, MovieLens100k):
+        from envs.presets import CATALOG_DEFAULTS
+        from envs.user_model_check import heldout_split
+
+        warnings.warn("movielens_cf_baseline(data, ...) is deprecated: pass the env (or its "
+                      "catalog.ratings) so that the baseline trains on the env's own split",
+                      DeprecationWarning, stacklevel=2)
+        holdout, split_seed = CATALOG_DEFAULTS["holdout"], CATALOG_DEFAULTS["holdout_seed"]
+        ratings = RatingSplit(ratings, heldout_split(ratings, holdout, split_seed), holdout,
+                              split_seed)
+    elif not isinstance(ratings, RatingSplit):
+        catalog = getattr(ratings, "catalog", None)
+        ratings = getattr(catalog, "ratings", None)
+        if ratings is None:
+            raise ValueError("the collaborative-filtering baseline needs the MovieLens-100k "
+                             "catalog's ratings (env catalog='movielens-100k'); catalog "
+                             f"{getattr(catalog, 'name', None)!r} is not built from ratings")
+    return CollaborativeFilteringSlate(train_als(ratings.data, ratings.train, seed=seed),
+                                       slate_size)

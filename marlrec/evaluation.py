@@ -39,7 +39,7 @@ import numpy as np
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
 import envs
-from marlrec.algorithm_config import module_table
+from marlrec.algorithm_config import ALGORITHMS, module_table
 from marlrec.encoder import resolve_encoder
 from marlrec.learned_behaviour import LearnedBehaviour
 from marlrec.scripted_comparison import episodes_on_seeds
@@ -54,11 +54,26 @@ from marlrec.staged_folder import staged_folder
 ABSOLUTE_SEED_STRIDE = 1_000_000
 
 
-def evaluation_env(spec: ExperimentSpec) -> envs.RecEcosystemEnv:
+def evaluation_env(spec: ExperimentSpec, encoder: Any = None) -> envs.RecEcosystemEnv:
     """The env that evaluations run in: the training env's params updated by
-    ``evaluation.env_params`` (e.g. cold users and items let in)."""
-    return envs.make_env(spec.env.preset, encoder=resolve_encoder(spec.env.encoder),
+    ``evaluation.env_params`` (e.g. cold users and items let in), with the encoder the
+    training envs used: ``encoder`` (an env_config value: ``"minilm"``, the pool's client)
+    when given, else the experiment's (:func:`experiment_encoder`)."""
+    return envs.make_env(spec.env.preset,
+                         encoder=resolve_encoder(encoder if encoder is not None
+                                                 else experiment_encoder(spec)),
                          **evaluation_env_params(spec))
+
+
+def experiment_encoder(spec: ExperimentSpec) -> Any:
+    """The encoder an experiment's envs use: with ``encoder_pool``, a client of the running
+    pool (training's, or the one ``marlrec report`` starts: :func:`marlrec.encoder.pool.
+    running_pool`), found by name; else ``env.encoder`` in this process."""
+    if spec.encoder_pool is not None:
+        from marlrec.encoder.pool import connect
+
+        return connect(spec.encoder_pool)
+    return spec.env.encoder
 
 
 def absolute_seed(spec: ExperimentSpec, run: int) -> int:
@@ -83,25 +98,25 @@ def baseline_behaviours(env: envs.RecEcosystemEnv, spec: ExperimentSpec, name: s
     behaviours = scripted_roles(env, spec)
     for role in spec.learned_roles:
         if role == "slate_policy" and name == "collaborative_filtering":
-            behaviours[role] = _cf_baseline(spec, env.config.slate_size)
+            behaviours[role] = _cf_baseline(env, spec)
             continue
         chosen = name if name in SCRIPTED_BEHAVIOURS[role] else DEFAULT_BEHAVIOUR[role]
         behaviours[role] = envs.role_behaviour(env, role, chosen)
     return behaviours
 
 
-def _cf_baseline(spec: ExperimentSpec, slate_size: int) -> Any:
-    from envs.movielens import load_movielens_100k, movielens_dir
+def _cf_baseline(env: envs.RecEcosystemEnv, spec: ExperimentSpec) -> Any:
+    """ALS on the env's own training split of the ratings (the held-out ones never)."""
     from marlrec.collaborative_filtering import movielens_cf_baseline
 
-    data = load_movielens_100k(movielens_dir(spec.env.params.get("data_dir")))
-    return movielens_cf_baseline(data, slate_size, seed=spec.evaluation.seed)
+    return movielens_cf_baseline(env, env.config.slate_size, seed=spec.evaluation.seed)
 
 
-def learned_behaviours(env: envs.RecEcosystemEnv, spec: ExperimentSpec, sharing: str,
-                       modules: dict[str, Any]) -> dict[str, Any]:
+def learned_behaviours(env: envs.RecEcosystemEnv, spec: ExperimentSpec, algorithm: str,
+                       sharing: str, modules: dict[str, Any]) -> dict[str, Any]:
     """Scripted roles as the spec says, learned agents acting greedily with ``modules``
-    (module id -> RLModule)."""
+    (module id -> RLModule, trained by ``algorithm``, whose greedy-action adapter acts)."""
+    greedy_action = ALGORITHMS[algorithm].greedy_action
     behaviours: dict[str, Any] = scripted_roles(env, spec)
     table = module_table(env, spec.learned_roles, sharing)
     wrapped: dict[str, LearnedBehaviour] = {}
@@ -110,7 +125,7 @@ def learned_behaviours(env: envs.RecEcosystemEnv, spec: ExperimentSpec, sharing:
             module_id = table[agent]
             if module_id not in wrapped:
                 wrapped[module_id] = LearnedBehaviour(
-                    modules[module_id], env.observation_space(agent), module_id)
+                    modules[module_id], env.observation_space(agent), module_id, greedy_action)
             behaviours[agent] = wrapped[module_id]
     return behaviours
 
@@ -188,11 +203,11 @@ def evaluation_callback(spec: ExperimentSpec, algorithm_name: str, sharing: str
             if not points:
                 return
             started = time.perf_counter()
-            if self._env is None:
-                self._env = evaluation_env(spec)
+            if self._env is None:  # with the encoder object the training envs use
+                self._env = evaluation_env(spec, algorithm.config.env_config.get("encoder"))
             ids = learned_module_ids(self._env, spec, sharing)
             modules = {m: algorithm.get_module(m) for m in ids}
-            behaviours = learned_behaviours(self._env, spec, sharing, modules)
+            behaviours = learned_behaviours(self._env, spec, algorithm_name, sharing, modules)
             episodes = episodes_on_seeds(self._env, behaviours, spec.evaluation.episodes,
                                          spec.evaluation.seed)
             summary = summarise(episodes, metric)

@@ -4,12 +4,17 @@ The simulated metrics say how a policy does in the ecosystem; these say how it r
 held-out ratings, the recommender-systems view. A policy that wins on simulated clicks but
 loses on held-out ranking (or the reverse) shows in the two tables side by side.
 
-Protocol (the same split as the collaborative-filtering baseline): per user, a seeded 20%
-of the ratings is held out (:func:`envs.user_model_check.heldout_split`); everything a
-recommender uses (popularity, appeal, quality, the user's state, ALS factors) comes from
-the other 80%. Each user's unrated-in-training movies are ranked; the held-out ones are
+Protocol: the split is the environment's own (``env.catalog.ratings``, a
+:class:`envs.movielens.RatingSplit`: per user, a ``holdout`` share of the ratings, 20% by
+default, held out by :func:`envs.user_model_check.heldout_split` seeded by the env's
+``holdout_seed``), the one the simulator that trained the learned policies was built from
+and the one the collaborative-filtering baseline trains on; it does not depend on the
+evaluation seed. Everything a recommender uses (popularity, appeal, quality, the user's
+state, ALS factors; for a learned policy, every click it trained on) comes from the
+training ratings. Each user's unrated-in-training movies are ranked; the held-out ones are
 the relevant items (binary relevance); ties are broken by one seeded random permutation of
-the movies. Users with no held-out rating are skipped.
+the movies. Users with no held-out rating are skipped. An env built with ``holdout=0`` held
+nothing out: there is no offline ranking for it.
 
 Metrics at cut-off ``k``, per user, then averaged: precision@k = hits / k; recall@k = hits
 / relevant; F1@k their harmonic mean (0 when both are 0); NDCG@k with gains
@@ -33,8 +38,8 @@ import numpy as np
 
 from envs.catalog import movielens_catalog
 from envs.encoding import unit_rows
-from envs.movielens import MovieLens100k
-from envs.user_model_check import heldout_split, ndcg_from_hits, rated_matrix, top_k_hits
+from envs.movielens import MovieLens100k, RatingSplit
+from envs.user_model_check import ndcg_from_hits, rated_matrix, top_k_hits
 from envs.users import latest_ratings
 
 METRICS = ("precision", "recall", "f1", "ndcg", "hit_rate")
@@ -98,11 +103,16 @@ def baseline_scores(name: str, data: MovieLens100k, train: np.ndarray,
     return np.broadcast_to(column[name].astype(np.float64), shape)
 
 
-def heldout_ranking(data: MovieLens100k, scorers: dict[Any, Any], k: int = 10,
-                    holdout: float = 0.2, seed: int = 0) -> dict[Any, dict[str, float]]:
+def heldout_ranking(ratings: RatingSplit, scorers: dict[Any, Any], k: int = 10,
+                    seed: int = 0) -> dict[Any, dict[str, float]]:
     """Mean metrics at ``k`` (and the number of users) of each scorer,
-    ``scorers[name](train_mask) -> scores``, on one seeded held-out split."""
-    train = heldout_split(data, holdout, seed)
+    ``scorers[name](train_mask) -> scores``, on the held-out ratings of ``ratings`` (for an
+    experiment, the env's split: ``env.catalog.ratings``); ``seed`` draws the tie-break
+    order of the movies. Raises ``ValueError`` when nothing is held out."""
+    if not ratings.has_heldout:
+        raise ValueError("no rating is held out (holdout=0: the simulator was built from "
+                         "every rating): there is nothing to rank offline")
+    data, train = ratings.data, ratings.train
     candidates = ~rated_matrix(data, train)
     relevant = rated_matrix(data, ~train)
     tiebreak = np.random.default_rng(seed).permutation(data.n_items)
@@ -120,11 +130,13 @@ def heldout_ranking(data: MovieLens100k, scorers: dict[Any, Any], k: int = 10,
 def user_states(env: Any, data: MovieLens100k, train: np.ndarray) -> np.ndarray:
     """``(n_users, d)``: each MovieLens user's state as ``env`` would show it to the slate
     policy after the user's last ``history_length`` training ratings (by time) were the
-    session's history: ``item_mean`` / ``text_deferred`` the unit mean of their vectors
-    (the profile's vector for a user with none), ``text`` the encoded "profile + Recently
-    watched: titles", ``interest`` the interest built from the training ratings. With
-    ``cold_start``, as in the env, a cold user has no history (profile only) and no
-    history holds a cold item."""
+    session's history: ``item_mean`` (and ``id``, whose policy does not read it) the unit
+    mean of their vectors (the profile's vector for a user with none), ``text`` and
+    ``text_deferred`` the encoded "profile + Recently watched: titles" centred as the env
+    does (``unit(encode(text) - env.state_centre)``: what RLlib's connector writes into a
+    ``text_deferred`` observation during training), ``interest`` the interest built from the
+    training ratings. With ``cold_start``, as in the env, a cold user has no history
+    (profile only) and no history holds a cold item."""
     from envs.ecosystem import user_state_text
 
     cfg, vectors, split = env.config, env.item_vectors, env.cold_split
@@ -133,7 +145,7 @@ def user_states(env: Any, data: MovieLens100k, train: np.ndarray) -> np.ndarray:
 
         return MovieLensUsers(data, rating_mask=train).build(env.catalog, vectors).interest
     seen = train & ~split.cold_users[data.rating_user] & ~split.cold_items[data.rating_item]
-    if cfg.user_state != "text":
+    if cfg.user_state not in ("text", "text_deferred"):
         state = recent_item_state(data, seen, vectors, cfg.user_model.history_length)
         no_history = ~state.any(axis=1)
         state[no_history] = env.profile_vectors[no_history]
@@ -207,18 +219,23 @@ def experiment_ranking(folder: Any, spec: Any, env: Any, k: int = 10
                        ) -> dict[str, dict[str, Any]] | None:
     """Held-out ranking metrics of every learned slate policy (each run's best modules;
     means over runs, and each run's) and every slate baseline of an experiment on
-    MovieLens-100k; ``None`` when the experiment has no MovieLens catalog or no learned
-    slate policy. Names as in the report (``"<algorithm> <sharing>"``, baseline names)."""
-    if spec.env.params.get("catalog") != "movielens-100k" or \
-            "slate_policy" not in spec.learned_roles:
+    MovieLens-100k, on the held-out ratings of ``env``'s own split (``env.catalog.ratings``:
+    the ratings the simulator, hence the learned policies, never saw). Names as in the
+    report (``"<algorithm> <sharing>"``, baseline names).
+
+    ``None`` when the experiment has no learned slate policy or its catalog is not built
+    from ratings (not MovieLens), and when the env was built with ``holdout=0``: then every
+    rating shaped the simulator the policies trained in, no rating is unseen, and ranking
+    any of them would score a policy on what it was trained on."""
+    ratings = getattr(env.catalog, "ratings", None)
+    if ratings is None or not ratings.has_heldout or "slate_policy" not in spec.learned_roles:
         return None
-    from envs.movielens import load_movielens_100k, movielens_dir
     from marlrec.algorithm_config import module_table
     from marlrec.evaluation import best_folder, load_modules
     from marlrec.learned_behaviour import LearnedBehaviour
 
-    data = load_movielens_100k(movielens_dir(spec.env.params.get("data_dir")))
-    seed = spec.evaluation.seed
+    data = ratings.data
+    seed = spec.evaluation.seed  # the tie-break order and the random scorer, not the split
     scorers: dict[Any, Any] = {}  # baseline name, or (learned policy, run) -> scorer
     for name in spec.evaluation.baselines:
         if name in BASELINE_SCORERS:
@@ -234,7 +251,7 @@ def experiment_ranking(folder: Any, spec: Any, env: Any, k: int = 10
                 behaviour = LearnedBehaviour(modules[module_id], space, module_id)
                 scorers[f"{algorithm} {sharing}", r] = (
                     lambda train, b=behaviour: policy_scores(b, env, data, train))
-    table = heldout_ranking(data, scorers, k=k, seed=seed)  # one split for every scorer
+    table = heldout_ranking(ratings, scorers, k=k, seed=seed)  # one split for every scorer
     for name in learned:
         runs = [table.pop((name, r)) for r in range(len(spec.seeds))]
         table[name] = {**{m: float(np.mean([run[m] for run in runs])) for m in METRICS},

@@ -34,6 +34,7 @@ import yaml
 
 from envs.metrics import COLD_START_METRICS
 from marlrec import aggregate
+from marlrec.encoder.pool import running_pool
 from marlrec.evaluation import (
     absolute_episodes,
     absolute_seed,
@@ -97,14 +98,14 @@ def in_training_evaluations(folder: Path, name: str, seed: int) -> list[dict[str
     raise FileNotFoundError(f"{folder / name}: no trial with seed {seed}")
 
 
-def absolute_run(spec: ExperimentSpec, run: int, folder: str | None, sharing: str | None,
-                 baseline: str | None) -> list[dict[str, float]]:
+def absolute_run(spec: ExperimentSpec, run: int, folder: str | None, algorithm: str | None,
+                 sharing: str | None, baseline: str | None) -> list[dict[str, float]]:
     """Run ``run``'s absolute-metric episodes of one policy: the best modules saved in
-    ``folder`` (with ``sharing``), or the scripted ``baseline``."""
+    ``folder`` (trained by ``algorithm`` with ``sharing``), or the scripted ``baseline``."""
     env = _evaluation_env(spec)
     if folder is not None:
         modules, _ = load_modules(Path(folder))
-        behaviours = learned_behaviours(env, spec, sharing, modules)
+        behaviours = learned_behaviours(env, spec, algorithm, sharing, modules)
     else:
         behaviours = baseline_behaviours(env, spec, baseline)
     return episodes_on_seeds(env, behaviours, absolute_episodes(spec), absolute_seed(spec, run))
@@ -183,8 +184,8 @@ def collect(folder: Path, spec: ExperimentSpec, progress: Callable[[], None] | N
                 if not (best / "best.json").is_file():
                     missing.append(f"{algorithm}-{sharing} seed {seed}")
                     continue
-                jobs.append({"run": r, "folder": str(best), "sharing": sharing,
-                             "baseline": None})
+                jobs.append({"run": r, "folder": str(best), "algorithm": algorithm,
+                             "sharing": sharing, "baseline": None})
                 curves.append(in_training_evaluations(folder, f"{algorithm}-{sharing}", seed))
                 _check_points(f"{algorithm}-{sharing} seed {seed}", curves[-1], spec)
             runs.curve = _curve(runs.policy, curves, metric, spec.evaluation.every_env_steps)
@@ -194,7 +195,8 @@ def collect(folder: Path, spec: ExperimentSpec, progress: Callable[[], None] | N
                          f"the same runs (seeds {spec.seeds}) to be aggregated")
     for name in spec.evaluation.baselines:
         policies.append(PolicyRuns(name, learned=False))
-        jobs += [{"run": r, "folder": None, "sharing": None, "baseline": name}
+        jobs += [{"run": r, "folder": None, "algorithm": None, "sharing": None,
+                  "baseline": name}
                  for r in range(len(spec.seeds))]
     lengths = {p.policy: len(p.curve) for p in policies if p.learned}
     if len(set(lengths.values())) > 1:
@@ -449,7 +451,8 @@ def write_report(folder: str | Path, reps: int = 2000,
     folder = Path(folder).resolve()
     spec = load_spec_of(folder)
     provenance = read_provenance(folder)
-    policies, ranking = collect(folder, spec, progress)  # the offline ranking with it
+    with running_pool(spec.encoder_pool):  # the training's encoder, served again
+        policies, ranking = collect(folder, spec, progress)  # the offline ranking with it
     if phase:
         phase("aggregating (bootstrap CIs)")
     metric = spec.evaluation.metric
@@ -479,6 +482,9 @@ def write_report(folder: str | Path, reps: int = 2000,
             "provenance": provenance, "metric": metric, "seeds": spec.seeds,
             "absolute_seeds": [absolute_seed(spec, r) for r in range(len(spec.seeds))],
             "episodes_per_run": n_episodes,
+            # the in-training evaluations' (selection) episodes: seeds seed .. seed+episodes-1
+            "evaluation_seed": spec.evaluation.seed,
+            "evaluation_episodes": spec.evaluation.episodes,
             "absolute": {name: {k: [e.point, e.low, e.high] for k, e in by_kind.items()}
                          for name, by_kind in estimates.items()},
             "policies": {p.policy: {"learned": p.learned, "runs": p.episodes,
@@ -550,8 +556,11 @@ their text; training never met a cold user or item (`envs/cold_start.py`).
 
 {ranking_table(policies, ranking)}
 
-Each user's unrated-in-training movies ranked, the held-out 20% of their ratings relevant;
-everything a recommender uses comes from the other 80% ({ranking_note(spec)}). Simulated
+Each user's unrated-in-training movies ranked, the held-out ratings of the env's split
+relevant (catalog parameters `holdout` and `holdout_seed`: by default 20% of each user's
+ratings, seed 0, whatever the evaluation seed); the simulator the policies trained in was
+built from the other ratings only, and so is everything a baseline uses
+({ranking_note(spec)}). Simulated
 columns: means over runs of the absolute-metric episodes above. Protocol: `marlrec/ranking.py`.
 """
     return f"""# {spec.name}: learned policies against baselines

@@ -27,6 +27,13 @@ is allowed, e.g. ``experiment.roles.user.behaviour: 'oracle' is not one of
     evaluation: {episodes: 10, seed: 1000, baselines: [random, greedy_by_appeal]}
     encoder_pool: {num_replicas: 2, num_cpus: 1, max_batch_size: 64}   # optional, minilm
 
+``env.params`` takes the :class:`envs.ecosystem.EcosystemConfig` fields and the catalog
+parameters (``envs.CATALOG_PARAMS``: ``catalog``, sizes, seeds, ``data_dir``, MovieLens'
+``holdout`` and ``holdout_seed``), all checked here: every value by
+:func:`envs.check_catalog_params` over the preset's defaults, including, for MovieLens, that
+the data was fetched into ``data_dir`` (``parse_spec(..., check_data=False)`` skips that
+one check of this machine).
+
 ``encoder_pool`` (keys of :class:`marlrec.encoder.pool.EncoderPoolConfig`) serves the
 ``minilm`` encoder from Ray actors for the whole experiment instead of one copy of the
 model per env runner.
@@ -66,13 +73,14 @@ WANDB_MODES = ("offline", "online", "disabled")
 SELECTION_METRICS = ("engagement_per_session", "user_utility", "session_length", "ctr",
                      "catalog_coverage", "intra_list_diversity", "novelty", "active_providers")
 """Episode metrics (``envs/metrics.py``) where higher is better: evaluation.metric choices."""
-_CATALOG_PARAMS = ("catalog", "num_items", "num_topics", "num_providers", "num_users",
-                   "catalog_seed", "data_dir")
+_CATALOG_PARAMS = envs.CATALOG_PARAMS
+"""The catalog parameters of ``env.params`` (owned and checked by :mod:`envs.presets`)."""
 
 
 _FIXED_FOR_EVALUATION = ("num_sessions", "num_candidates", "slate_size", "user_state",
                          "reveal_quality", "item_attributes", "intent", *_CATALOG_PARAMS)
-"""Env params that fix the learned modules' agents, spaces or item/user ids."""
+"""Env params that fix the learned modules' agents, spaces or item/user ids, or the
+catalog and its ratings split (the held-out ratings the offline ranking scores)."""
 
 
 class SpecError(ValueError):
@@ -254,17 +262,19 @@ def _at_least(path: str, value: float, low: float) -> None:
         raise SpecError(f"{path}: {value!r} must be >= {low}")
 
 
-def _check(spec: ExperimentSpec) -> ExperimentSpec:
-    """Value checks beyond types; resolves role defaults from the preset."""
+def _check(spec: ExperimentSpec, check_data: bool = True) -> ExperimentSpec:
+    """Value checks beyond types; resolves role defaults from the preset. ``check_data``:
+    also check that a MovieLens catalog's data was fetched (on this machine)."""
     p = "experiment"
     if not spec.name or any(c in spec.name for c in "/\\ "):
         raise SpecError(f"{p}.name: {spec.name!r} must be a non-empty name without spaces or "
                         "slashes (it names the results folder)")
     _one_of(f"{p}.env.preset", spec.env.preset, sorted(envs.PRESETS))
     _one_of(f"{p}.env.encoder", spec.env.encoder, ENCODERS)
-    _check_env_params(f"{p}.env.params", dict(spec.env.params))
+    _check_env_params(f"{p}.env.params", dict(spec.env.params), preset=spec.env.preset,
+                      check_data=check_data)
     _check_env_params(f"{p}.evaluation.env_params", evaluation_env_params(spec),
-                      spec.evaluation.env_params)
+                      spec.evaluation.env_params, preset=spec.env.preset, check_data=False)
     fixed = sorted(set(spec.evaluation.env_params) & set(_FIXED_FOR_EVALUATION))
     if fixed:
         raise SpecError(f"{p}.evaluation.env_params: {fixed} cannot differ from training "
@@ -346,17 +356,22 @@ def _check(spec: ExperimentSpec) -> ExperimentSpec:
 
 
 def _check_env_params(path: str, params: dict[str, Any],
-                      given: dict[str, Any] | None = None) -> None:
+                      given: dict[str, Any] | None = None, preset: str = "interest_evolution",
+                      check_data: bool = True) -> None:
     """Env params name known keys with values the env accepts; ``given`` (default
-    ``params``) are the keys the user wrote at ``path``."""
+    ``params``) are the keys the user wrote at ``path``. Catalog parameters are checked
+    over ``preset``'s catalog defaults by :func:`envs.check_catalog_params` (with
+    ``check_data``, that MovieLens was fetched into ``data_dir``)."""
     config_fields = {f.name for f in dataclasses.fields(EcosystemConfig)}
     unknown = sorted(set(params if given is None else given) - config_fields
                      - set(_CATALOG_PARAMS))
     if unknown:
         raise SpecError(f"{path}: unknown key(s) {unknown}; allowed: "
                         f"{sorted(config_fields | set(_CATALOG_PARAMS))}")
-    if "catalog" in params:
-        _one_of(f"{path}.catalog", params["catalog"], envs.CATALOGS)
+    try:
+        envs.catalog_params(preset, params, check_data=check_data)
+    except envs.CatalogParamError as e:
+        raise SpecError(f"{path}.{e.param}: {e.value!r} {e.allowed}") from e
     try:
         EcosystemConfig().with_overrides(**{k: v for k, v in params.items()
                                             if k in config_fields})
@@ -431,11 +446,16 @@ def _check_training(spec: ExperimentSpec, path: str) -> None:
                             f"{sorted(allowed - {'kwargs'})}")
 
 
-def parse_spec(raw: Any) -> ExperimentSpec:
-    """A validated :class:`ExperimentSpec` from a mapping (as loaded from YAML)."""
+def parse_spec(raw: Any, check_data: bool = True) -> ExperimentSpec:
+    """A validated :class:`ExperimentSpec` from a mapping (as loaded from YAML).
+
+    ``check_data=False`` skips the one check that depends on this machine, not on the spec:
+    that a MovieLens catalog's data was fetched into ``env.params.data_dir`` (for a spec that
+    will run elsewhere, e.g. on a cluster whose nodes fetch it).
+    """
     if isinstance(raw, dict) and isinstance(raw.get("sharing"), str):
         raw = {**raw, "sharing": [raw["sharing"]]}  # one mode, or a list for the grid
-    return _check(_build(ExperimentSpec, raw, "experiment"))
+    return _check(_build(ExperimentSpec, raw, "experiment"), check_data)
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -458,8 +478,10 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return out
 
 
-def load_spec(path: str | Path, overrides: list[str] | None = None) -> ExperimentSpec:
-    """Reads, overrides and validates the YAML spec at ``path``."""
+def load_spec(path: str | Path, overrides: list[str] | None = None,
+              check_data: bool = True) -> ExperimentSpec:
+    """Reads, overrides and validates the YAML spec at ``path`` (``check_data`` as in
+    :func:`parse_spec`)."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -472,4 +494,4 @@ def load_spec(path: str | Path, overrides: list[str] | None = None) -> Experimen
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: the spec must be a mapping at the top level")
     raw.setdefault("name", path.stem)
-    return parse_spec(apply_overrides(raw, overrides or []))
+    return parse_spec(apply_overrides(raw, overrides or []), check_data)

@@ -246,6 +246,28 @@ def test_movielens_prior_history_is_each_users_ratings_latest_first(movielens_da
         assert np.all(prior[user, n:] == -1)
 
 
+def test_warm_movielens_users_start_with_training_ratings_only(movielens_data):
+    """A warm user's past is what they rated in the env's training split: the held-out
+    ratings, which the offline ranking scores, never open a session."""
+    from envs.user_model_check import heldout_split
+    from envs.users import movielens_prior_history
+
+    data = movielens_data
+    env = cold_env(catalog="movielens-100k")
+    train = heldout_split(data, 0.2, seed=0)  # the env's default split
+    prior = env.population.prior_history
+    np.testing.assert_array_equal(prior, movielens_prior_history(data, train))
+    held_out = np.zeros((data.n_users, data.n_items), bool)
+    held_out[data.rating_user[~train], data.rating_item[~train]] = True
+    users = np.repeat(np.arange(data.n_users), PRIOR_HISTORY_LENGTH)
+    known = prior.ravel() >= 0
+    assert not held_out[users[known], prior.ravel()[known]].any()
+    env.reset(seed=0)
+    for slot, user in enumerate(env.session_users):
+        shown = env._history[slot][env._history[slot] >= 0]
+        assert not held_out[user, shown].any()
+
+
 @pytest.mark.parametrize("raw, fragment", [
     ({"user_share": 1.0}, "cold_start.user_share=1.0 must be a number in [0, 1)"),
     ({"item_share": "many"}, "cold_start.item_share='many'"),

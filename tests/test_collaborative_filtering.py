@@ -34,7 +34,7 @@ def test_als_on_the_training_split_beats_popularity_on_held_out_ratings(movielen
 def test_cf_slate_policy_shows_the_highest_scored_candidates(movielens_data):
     env = envs.make_env("interest_evolution", catalog="movielens-100k", num_sessions=4,
                         num_candidates=6, slate_size=2, horizon=15, user_state="item_mean")
-    policy = movielens_cf_baseline(movielens_data, slate_size=2)
+    policy = movielens_cf_baseline(env, slate_size=2)  # on the env's training ratings
     env.reset(seed=5)
     rows = np.arange(4)
     slate = policy.act_with_env(env, rows, None, np.random.default_rng(0))
@@ -57,6 +57,16 @@ def test_cf_slate_policy_refuses_a_catalog_it_was_not_trained_on(movielens_data)
     env._user[:] = 1999  # a synthetic user index beyond MovieLens's 943
     with pytest.raises(ValueError, match="needs the MovieLens-100k catalog"):
         policy.act_with_env(env, np.arange(2), None, np.random.default_rng(0))
+
+
+def test_the_old_signature_trains_on_the_default_split_of_the_env(movielens_data):
+    data = movielens_data
+    with pytest.deprecated_call(match="pass the env"):
+        old = movielens_cf_baseline(data, slate_size=2, seed=0)
+    env = envs.make_env("interest_evolution", catalog="movielens-100k", num_sessions=2)
+    np.testing.assert_array_equal(env.catalog.ratings.train, heldout_split(data, 0.2, 0))
+    new = movielens_cf_baseline(env.catalog.ratings, slate_size=2, seed=0)
+    np.testing.assert_allclose(old.factors.item, new.factors.item, rtol=1e-4, atol=1e-5)
 
 
 def test_an_experiment_names_the_cf_baseline_for_movielens(movielens_data):

@@ -14,7 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from envs.movielens import GENRES, DataFileError, MovieLens100k, load_movielens_100k
+from envs.movielens import (
+    GENRES,
+    DataFileError,
+    MovieLens100k,
+    RatingSplit,
+    load_movielens_100k,
+    movielens_layout,
+)
 from marlrec import data as marlrec_data
 from marlrec.data import (
     default_data_dir,
@@ -172,8 +179,36 @@ def test_both_formats_give_identical_data(tmp_path: Path) -> None:
 
 def test_recbole_wins_when_both_layouts_are_present(tmp_path: Path) -> None:
     write_grouplens(tmp_path)
+    assert movielens_layout(tmp_path) == "grouplens"
     write_recbole(tmp_path)
+    assert movielens_layout(tmp_path) == "recbole"
     assert load_movielens_100k(tmp_path).source_format == "recbole"
+
+
+def test_the_layout_check_reads_no_file_and_says_how_to_fetch(tmp_path: Path) -> None:
+    """What spec validation runs: the files' presence, as ``load_movielens_100k`` needs."""
+    with pytest.raises(DataFileError, match="folder not found") as error:
+        movielens_layout(tmp_path / "nowhere")
+    assert FETCH_COMMAND in str(error.value)
+    write_recbole(tmp_path)
+    (tmp_path / FILES["recbole"]["users"]).unlink()
+    with pytest.raises(DataFileError, match="file is missing") as error:
+        movielens_layout(tmp_path)
+    assert FETCH_COMMAND in str(error.value)
+
+
+def test_a_rating_split_keeps_its_own_read_only_mask(tmp_path: Path) -> None:
+    data = load_movielens_100k(write_recbole(tmp_path))
+    mask = np.arange(data.n_ratings) % 2 == 0
+    split = RatingSplit(data, mask, 0.5, 3)
+    mask[:] = False  # the caller's array changes; the split does not
+    assert split.train.tolist() == [True, False] * 4
+    assert split.heldout.tolist() == [False, True] * 4 and split.has_heldout
+    with pytest.raises(ValueError, match="read-only"):
+        split.train[0] = False
+    assert not RatingSplit(data, np.ones(data.n_ratings, bool)).has_heldout
+    with pytest.raises(ValueError, match=r"training mask has shape \(3,\), expected \(8,\)"):
+        RatingSplit(data, np.ones(3, bool))
 
 
 def test_missing_folder_says_how_to_fetch(tmp_path: Path) -> None:

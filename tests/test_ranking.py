@@ -1,12 +1,19 @@
-"""Offline ranking metrics: hand-computed values on a tiny example, and the held-out
-MovieLens protocol on every baseline."""
+"""Offline ranking metrics: hand-computed values on a tiny example, the held-out MovieLens
+protocol on every baseline, and the user states a learned policy is scored with."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from envs.movielens import RatingSplit
+from envs.user_model_check import heldout_split
 from marlrec.ranking import BASELINE_SCORERS, baseline_scores, heldout_ranking, ranking_metrics
+
+
+def default_split(data) -> RatingSplit:
+    """The split ``envs.make_env`` builds a MovieLens simulator from by default."""
+    return RatingSplit(data, heldout_split(data, 0.2, seed=0), 0.2, 0)
 
 
 def test_metrics_match_hand_computed_values():
@@ -44,7 +51,7 @@ def test_every_baseline_ranks_held_out_movielens_ratings(movielens_data):
     scorers = {name: (lambda train, n=name: baseline_scores(n, movielens_data, train,
                                                             item_vectors))
                for name in BASELINE_SCORERS}
-    table = heldout_ranking(movielens_data, scorers, k=10)
+    table = heldout_ranking(default_split(movielens_data), scorers, k=10)
     for name, row in table.items():
         assert row["users"] > 900, name
         for metric in ("precision", "recall", "f1", "ndcg", "hit_rate"):
@@ -59,7 +66,6 @@ def test_every_baseline_ranks_held_out_movielens_ratings(movielens_data):
 
 def test_learned_policy_scores_every_movie_whatever_chunk_shows_it(movielens_data):
     import envs
-    from envs.user_model_check import heldout_split
     from marlrec.actor_critic import build_actor_critic
     from marlrec.learned_behaviour import LearnedBehaviour
     from marlrec.ranking import policy_scores, user_states
@@ -92,6 +98,38 @@ def test_learned_policy_scores_every_movie_whatever_chunk_shows_it(movielens_dat
         "candidate_features": obs_features, "session": np.zeros((1, 2), np.float32)})
     np.testing.assert_allclose(logits[0, :10].numpy(), scores[7, items[0]], rtol=1e-4,
                                atol=1e-5)
-    table = heldout_ranking(data, {"learned": lambda tr: policy_scores(behaviour, env, data,
-                                                                       tr)})
+    table = heldout_ranking(env.catalog.ratings,
+                            {"learned": lambda tr: policy_scores(behaviour, env, data, tr)})
     assert 0.0 <= table["learned"]["ndcg"] <= 1.0
+
+
+def test_the_ranking_scores_the_held_out_ratings_of_the_split_it_is_given(movielens_data):
+    data = movielens_data
+    split = RatingSplit(data, heldout_split(data, 0.1, seed=4), 0.1, 4)
+    given = []
+    table = heldout_ranking(split, {"popularity": lambda train: (
+        given.append(train), baseline_scores("popularity", data, train, np.zeros((1, 1))))[1]})
+    np.testing.assert_array_equal(given[0], split.train)  # the scorers see its training part
+    users_with_held_out = np.unique(data.rating_user[split.heldout]).size
+    assert table["popularity"]["users"] == users_with_held_out
+    everything = RatingSplit(data, np.ones(data.n_ratings, bool), 0.0, 0)
+    with pytest.raises(ValueError, match="no rating is held out"):
+        heldout_ranking(everything, {"popularity": lambda train: None})
+
+
+def test_a_text_deferred_policy_is_scored_with_the_encoded_state_text(movielens_data):
+    """RLlib's connector puts ``unit(encode(text) - state_centre)`` into a ``text_deferred``
+    observation: offline, its state must be that too, not the item mean the env runs on."""
+    import envs
+    from marlrec.ranking import user_states
+
+    data = movielens_data
+    train = heldout_split(data, 0.2, seed=0)
+    params = {"catalog": "movielens-100k", "num_sessions": 2, "num_candidates": 10}
+    deferred = envs.make_env("interest_evolution", user_state="text_deferred", **params)
+    text = envs.make_env("interest_evolution", user_state="text", **params)
+    item_mean = envs.make_env("interest_evolution", user_state="item_mean", **params)
+    state = user_states(deferred, data, train)
+    np.testing.assert_allclose(state, user_states(text, data, train), atol=1e-6)
+    assert not np.allclose(state, user_states(item_mean, data, train), atol=1e-3)
+    np.testing.assert_allclose(np.linalg.norm(state, axis=1), 1.0, rtol=1e-5)

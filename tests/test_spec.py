@@ -117,6 +117,106 @@ def test_bad_specs_name_the_key_path_value_and_what_is_allowed(patch, message):
     assert message in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"num_items": 0}, "experiment.env.params.num_items: 0 must be an integer >= 2"),
+        ({"num_items": 12.5}, "experiment.env.params.num_items: 12.5 must be an integer >= 2"),
+        ({"num_topics": 1}, "experiment.env.params.num_topics: 1 must be an integer >= 2"),
+        ({"num_users": "many"}, "experiment.env.params.num_users: 'many' must be an integer "
+                                ">= 1"),
+        ({"num_providers": 0}, "experiment.env.params.num_providers: 0 must be an integer "
+                               ">= 1 or null"),
+        ({"catalog": "movielens-100k", "num_providers": 1},
+         "experiment.env.params.num_providers: 1 must be an integer >= 2 for catalog "
+         "'movielens-100k'"),
+        ({"catalog_seed": -3}, "experiment.env.params.catalog_seed: -3 must be an integer >= 0"),
+        ({"catalog_seed": True}, "experiment.env.params.catalog_seed: True must be an integer"),
+        ({"holdout": 1.0}, "experiment.env.params.holdout: 1.0 must be a number in [0, 1)"),
+        ({"holdout": -0.1}, "experiment.env.params.holdout: -0.1 must be a number in [0, 1)"),
+        ({"holdout": "20%"}, "experiment.env.params.holdout: '20%' must be a number in [0, 1)"),
+        ({"holdout_seed": 0.5}, "experiment.env.params.holdout_seed: 0.5 must be an integer "
+                                ">= 0"),
+        ({"data_dir": 7}, "experiment.env.params.data_dir: 7 must be a folder path, or null"),
+        ({"catalog": 3}, "experiment.env.params.catalog: 3 is not one of ['synthetic', "
+                         "'movielens-100k', 'recsim']"),
+    ],
+)
+def test_bad_catalog_values_name_the_key_path_value_and_what_is_allowed(params, message):
+    with pytest.raises(SpecError) as err:
+        parse_spec({**GOOD, "env": {"preset": "creator_economy", "params": params}})
+    assert message in str(err.value)
+
+
+def test_catalog_values_are_checked_over_the_presets_catalog_defaults():
+    # recsim_interest_evolution's catalog is "recsim": num_providers does not apply there,
+    # the sizes do
+    spec = parse_spec({**GOOD, "env": {"preset": "recsim_interest_evolution", "params": {
+        "num_items": 300, "num_users": 50}}, "evaluation": {}})
+    assert spec.env.params == {"num_items": 300, "num_users": 50}
+    with pytest.raises(SpecError, match="experiment.env.params.num_items: 1 must be an "):
+        parse_spec({**GOOD, "env": {"preset": "recsim_interest_evolution",
+                                    "params": {"num_items": 1}}})
+
+
+def test_the_movielens_data_must_be_fetched_where_the_spec_says(tmp_path):
+    params = {"catalog": "movielens-100k", "data_dir": str(tmp_path / "empty")}
+    with pytest.raises(SpecError) as err:
+        parse_spec({**GOOD, "env": {"preset": "creator_economy", "params": params}})
+    message = str(err.value)
+    assert message.startswith(f"experiment.env.params.data_dir: {str(tmp_path / 'empty')!r} "
+                              "must be the folder that MovieLens-100k was fetched into")
+    assert "run `marlrec data fetch movielens-100k`" in message
+    # A spec for another machine (a cluster that fetches the data itself) can skip the check.
+    spec = parse_spec({**GOOD, "env": {"preset": "creator_economy", "params": params}},
+                      check_data=False)
+    assert spec.env.params["data_dir"] == str(tmp_path / "empty")
+
+
+def test_the_held_out_split_cannot_differ_between_training_and_evaluation():
+    with pytest.raises(SpecError, match=r"evaluation.env_params: \['holdout_seed'\] cannot "
+                                        "differ from training"):
+        parse_spec({**GOOD, "evaluation": {"env_params": {"holdout_seed": 1}}})
+
+
+def test_the_spec_takes_the_catalog_parameters_from_envs():
+    import envs
+    from marlrec import spec
+
+    assert spec._CATALOG_PARAMS == envs.CATALOG_PARAMS
+    assert {"holdout", "holdout_seed", "data_dir"} <= set(envs.CATALOG_PARAMS)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("env.params.num_items=0", "experiment.env.params.num_items: 0 must be an integer >= 2"),
+        ("env.params.holdout=1.5", "experiment.env.params.holdout: 1.5 must be a number in "
+                                   "[0, 1)"),
+        ("env.params.catalog=movielens-100k", "must be the folder that MovieLens-100k was "
+                                              "fetched into"),
+    ],
+)
+def test_marlrec_run_refuses_a_bad_catalog_value_before_ray_starts(override, message,
+                                                                   tmp_path, capsys):
+    import ray
+
+    from marlrec.cli import main
+
+    if ray.is_initialized():
+        pytest.skip("a Ray started by an earlier test would hide whether this one starts it")
+    path = tmp_path / "bad_catalog.yaml"
+    path.write_text("env:\n  preset: interest_evolution\n  params: {num_sessions: 2}\n"
+                    "stop: {env_steps: 100}\nlogging: {wandb_mode: disabled}\n")
+    results = tmp_path / "results"
+    empty_data = tmp_path / "no_data"  # the movielens case: nothing fetched there
+    assert main(["run", str(path), "--set", f"logging.results_dir={results}",
+                 "--set", f"env.params.data_dir={empty_data}", "--set", override]) == 2
+    assert message in capsys.readouterr().err
+    assert not ray.is_initialized()
+    assert not results.exists()  # no spec.resolved.yaml, no provenance, nothing
+
+
 def test_overrides_are_validated_like_the_file(tmp_path):
     path = tmp_path / "exp.yaml"
     path.write_text("env:\n  preset: interest_evolution\nstop: {env_steps: 100}\n")
@@ -158,5 +258,5 @@ def test_shipped_experiment_specs_are_valid():
 
     shipped = sorted(Path(__file__).parent.parent.glob("experiments/*.yaml"))
     assert shipped
-    for path in shipped:
-        assert load_spec(path).name == path.stem
+    for path in shipped:  # valid as specs, whether or not this machine fetched MovieLens
+        assert load_spec(path, check_data=False).name == path.stem

@@ -35,8 +35,9 @@ import asyncio
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -421,6 +422,48 @@ class EncoderPool:
         for actor in [*self.replicas, self.store]:
             ray.kill(actor, no_restart=True)
 
+
+
+def connect(config: EncoderPoolConfig) -> EncoderClient:
+    """A client of the running pool named by ``config`` (its replicas found by name, from
+    any process of the cluster)."""
+    if not ray.is_initialized():
+        raise RuntimeError(f"encoder pool {config.name!r}: Ray is not running (ray.init "
+                           "first)")
+    try:
+        replica = ray.get_actor(config.replica_name(0), namespace=config.namespace)
+    except ValueError as e:
+        raise RuntimeError(f"no encoder pool {config.name!r} is running in namespace "
+                           f"{config.namespace!r}: start one with EncoderPool(config)") from e
+    info = ray.get(replica.info.remote())
+    return EncoderClient(config, int(info["dim"]), int(info["max_length"]))
+
+
+@contextmanager
+def running_pool(config: EncoderPoolConfig | None) -> Iterator[EncoderClient | None]:
+    """A client of the pool named by ``config`` for the duration of a block: the pool that
+    is already running (``marlrec run`` keeps its pool for its report), or one started here
+    and stopped at the end (with a local Ray started here if none runs). ``None``: no pool,
+    nothing started."""
+    if config is None:
+        yield None
+        return
+    started_ray = not ray.is_initialized()
+    if started_ray:
+        ray.init(include_dashboard=False, log_to_driver=False)
+    pool = None
+    try:
+        try:
+            client = connect(config)
+        except RuntimeError:
+            pool = EncoderPool(config)
+            client = pool.client()
+        yield client
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        if started_ray:
+            ray.shutdown()
 
 
 def pool_stats(config: EncoderPoolConfig, reset: bool = False) -> dict[str, Any]:

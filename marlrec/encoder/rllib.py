@@ -22,9 +22,8 @@ import ray
 from ray.rllib.callbacks.callbacks import RLlibCallback
 from ray.rllib.connectors.connector_v2 import ConnectorV2
 
-from envs.encoding import unit_rows
-from envs.observation import CANDIDATE_FEATURES, FEATURE_BOUND, flat_layout
 from marlrec.encoder.pool import ClientStats, EncoderClient, EncoderPoolConfig, pool_stats
+from marlrec.encoder.text_state import TextStateObservations
 from marlrec.rllib_env import EcosystemEnvRunner
 
 
@@ -105,35 +104,21 @@ def encoder_pool_callback(config: EncoderPoolConfig) -> type[RLlibCallback]:
     return EncoderPoolCallback
 
 
-_SIMILARITY = CANDIDATE_FEATURES.index("similarity")
-
-
 class EncodeUserStateTexts(ConnectorV2):
     """Puts the encoded user-state texts into the slate policies' flat observations.
 
     For envs built with ``user_state="text_deferred"``: each step, the env leaves the
     state text of session ``j`` and its candidates' catalog indices in
     ``infos["slate_policy_j"]`` (``user_state_text``, ``candidate_items``). This connector
-    collects those texts from every episode of the runner (all sub-envs), encodes them in
-    **one** call, and writes ``unit(vector - centre)`` into the ``user_state`` slice of the
-    flat observation (in the env's observation basis) and the ``similarity`` candidate
-    feature, computed at full width from the candidates' item vectors, into
-    ``candidate_features``: the slices of :func:`envs.observation.flat_layout`. The Learner
-    sees the observations as written here.
+    collects those texts from every episode of the runner (all sub-envs) and writes them,
+    encoded in **one** call, with :class:`marlrec.encoder.text_state.TextStateObservations`
+    (the code evaluation uses too). The Learner sees the observations as written here.
     """
 
     def __init__(self, input_observation_space: Any = None, input_action_space: Any = None,
                  *, ecosystem: Any, **kwargs: Any) -> None:
         super().__init__(input_observation_space, input_action_space, **kwargs)
-        self.encoder = ecosystem.encoder
-        self.centre = np.asarray(ecosystem.state_centre, np.float32)
-        self.item_vectors = ecosystem.item_vectors
-        self.basis = ecosystem.observation_basis
-        layout = flat_layout(ecosystem.observation_space("slate_policy_0"))
-        self.state_slice = layout["user_state"]
-        features = layout["candidate_features"]
-        width = ecosystem.observation_space("slate_policy_0")["candidate_features"].shape[1]
-        self.similarity = np.arange(features.start, features.stop)[_SIMILARITY::width]
+        self.text_states = TextStateObservations(ecosystem)
 
     def __call__(self, *, rl_module: Any, batch: dict, episodes: list, explore: Any = None,
                  shared_data: Any = None, **kwargs: Any) -> Any:
@@ -148,12 +133,8 @@ class EncodeUserStateTexts(ConnectorV2):
                 texts.append(info["user_state_text"])
                 candidates.append(info["candidate_items"])
         if texts:
-            states = unit_rows(self.encoder(texts) - self.centre)
-            similarity = np.einsum("bcd,bd->bc", self.item_vectors[np.stack(candidates)], states)
-            shown = states if self.basis is None else states @ self.basis
+            flat = np.stack([np.asarray(e.get_observations(-1), np.float32) for e in targets])
+            self.text_states.write(flat, texts, np.stack(candidates))
             for i, sa_episode in enumerate(targets):
-                obs = np.array(sa_episode.get_observations(-1), np.float32, copy=True)
-                obs[self.state_slice] = shown[i]
-                obs[self.similarity] = np.clip(similarity[i], -FEATURE_BOUND, FEATURE_BOUND)
-                sa_episode.set_observations(at_indices=-1, new_data=obs)
+                sa_episode.set_observations(at_indices=-1, new_data=flat[i])
         return batch
