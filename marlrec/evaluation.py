@@ -44,14 +44,13 @@ from marlrec.encoder import resolve_encoder
 from marlrec.learned_behaviour import LearnedBehaviour
 from marlrec.scripted_comparison import episodes_on_seeds
 from marlrec.spec import (
+    ABSOLUTE_SEED_STRIDE,
     DEFAULT_BEHAVIOUR,
     SCRIPTED_BEHAVIOURS,
     ExperimentSpec,
     evaluation_env_params,
 )
 from marlrec.staged_folder import staged_folder
-
-ABSOLUTE_SEED_STRIDE = 1_000_000
 
 
 def evaluation_env(spec: ExperimentSpec, encoder: Any = None) -> envs.RecEcosystemEnv:

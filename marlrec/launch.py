@@ -6,13 +6,17 @@ With ``--cluster`` (a cluster launcher config such as the project's ``cluster.ya
 1. ``ray up -y cluster.yaml`` (idempotent: an existing cluster is reused, its nodes
    re-synced);
 2. ``ray dashboard cluster.yaml`` forwards the head's dashboard (it listens on the head's
-   localhost only) to ``127.0.0.1:<port>`` over ssh, for the job API;
+   localhost only) to ``127.0.0.1:<port>`` over ssh, for the job API; the launch waits
+   until that port accepts connections;
 3. the head's auth token (``~/.ray/auth_token``, Ray's token authentication stays on) is
    read with ``ray exec`` and handed to ``ray job submit`` in its environment
    (``RAY_AUTH_TOKEN``), never on a command line;
 4. for ``logging.wandb_mode: online``, a local ``WANDB_API_KEY`` is copied to the head's
-   ``~/.netrc`` (mode 600) with ``ray rsync-up``: not in the job's runtime env (the
-   dashboard shows runtime envs), the command line, the results or the resolved spec;
+   ``~/.netrc`` (mode 600) with ``ray rsync-up``: not in the job's runtime env (Ray logs
+   runtime envs and the dashboard shows them), the command line, the results or the
+   resolved spec. The head is enough: the job's driver runs there, and marlrec's W&B
+   logging actors run on the driver's node and read the key from its ``~/.netrc``
+   (``marlrec.run._wandb_callback``). No ``ray`` command gets the key in its environment;
 5. ``ray job submit --working-dir <project>`` runs ``marlrec run SPEC`` on the head with
    ``logging.results_dir`` set to ``~/marlrec-results`` and streams its logs;
 6. ``ray rsync-down`` brings ``~/marlrec-results/<name>/`` home to
@@ -27,6 +31,7 @@ runs ``ray down -y``.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +40,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REMOTE_RESULTS = "~/marlrec-results"
+# Secrets no `ray` command needs: the key reaches the head as a file (_copy_wandb_key).
+NOT_FOR_RAY_COMMANDS = ("WANDB_API_KEY",)
+
+
 def ray_cli() -> str:
     """The ``ray`` command of this environment (next to this Python), else ``ray``."""
     beside = Path(sys.executable).with_name("ray")
@@ -99,8 +108,16 @@ class LaunchPlan:
         return [ray_cli(), "down", "-y", self.cluster]
 
 
+def ray_command_env() -> dict[str, str]:
+    """The environment of every ``ray`` command a launch runs: this one without the W&B
+    key (defence in depth: ``ray`` commands run setup commands, start processes and write
+    logs; none of them needs the key)."""
+    return {k: v for k, v in os.environ.items() if k not in NOT_FOR_RAY_COMMANDS}
+
+
 def _run(cmd: list[str], env: dict[str, str] | None = None, capture: bool = False) -> str:
-    done = subprocess.run(cmd, env=env, text=True, check=False,
+    done = subprocess.run(cmd, env=ray_command_env() if env is None else env, text=True,
+                          check=False,
                           stdout=subprocess.PIPE if capture else None)
     if done.returncode != 0:
         raise RuntimeError(f"`{' '.join(cmd[:4])} ...` failed with exit code "
@@ -119,6 +136,27 @@ def _copy_wandb_key(plan: LaunchPlan) -> None:
         _run([ray_cli(), "rsync-up", plan.cluster, f.name, "~/.netrc"])
     finally:
         os.unlink(f.name)
+
+
+def wait_for_port(port: int, forward: subprocess.Popen, limit_s: float = 300.0,
+                  pause_s: float = 0.2) -> None:
+    """Returns once ``127.0.0.1:port`` accepts connections (the ssh port forward that
+    ``forward`` runs is up), however long that takes on a slow link; fails at once when
+    ``forward`` exits first, and after ``limit_s`` (an ssh forward that takes minutes is
+    broken, not slow)."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        if forward.poll() is not None:
+            raise RuntimeError(f"`ray dashboard` exited with code {forward.returncode} "
+                               f"before port {port} was forwarded")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"port {port} was not forwarded within {limit_s:g} s "
+                                   f"(`ray dashboard` still runs)") from None
+            time.sleep(pause_s)
 
 
 NO_AGENT = "No available agent to submit job"
@@ -147,7 +185,7 @@ def _submit(plan: LaunchPlan, env: dict[str, str], attempts: int = 20,
 
 def launch(plan: LaunchPlan, wandb_online: bool = False) -> int:
     """Runs the plan; returns the job's exit status (0 when it succeeded)."""
-    env = dict(os.environ)
+    env = ray_command_env()
     forward = None
     try:
         if plan.cluster:
@@ -157,9 +195,9 @@ def launch(plan: LaunchPlan, wandb_online: bool = False) -> int:
                 env["RAY_AUTH_TOKEN"] = token[-1]
             if wandb_online:
                 _copy_wandb_key(plan)
-            forward = subprocess.Popen(plan.dashboard(), stdout=subprocess.DEVNULL,
+            forward = subprocess.Popen(plan.dashboard(), env=env, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
-            time.sleep(5)  # the ssh tunnel comes up
+            wait_for_port(plan.dashboard_port, forward)
         status = _submit(plan, env)
         if plan.cluster:
             _run(plan.fetch_results())

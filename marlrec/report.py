@@ -85,7 +85,7 @@ def load_spec_of(folder: Path) -> ExperimentSpec:
     if not path.is_file():
         raise FileNotFoundError(f"{folder}: no spec.resolved.yaml; pass the folder that "
                                 "`marlrec run` wrote (results/<name>)")
-    return parse_spec(yaml.safe_load(path.read_text()))
+    return parse_spec(yaml.safe_load(path.read_text()), check_data=False)  # checked at run
 
 
 def in_training_evaluations(folder: Path, name: str, seed: int) -> list[dict[str, Any]]:
@@ -151,7 +151,7 @@ def _run_all(spec: ExperimentSpec, jobs: list[dict[str, Any]],
         import torch
 
         torch.set_num_threads(1)
-        return _do(parse_spec(spec_dict), job)
+        return _do(parse_spec(spec_dict, check_data=False), job)
 
     remote = ray.remote(num_cpus=1, max_retries=0)(task)
     spec_ref = ray.put(spec.to_dict())
@@ -485,6 +485,9 @@ def write_report(folder: str | Path, reps: int = 2000,
             # the in-training evaluations' (selection) episodes: seeds seed .. seed+episodes-1
             "evaluation_seed": spec.evaluation.seed,
             "evaluation_episodes": spec.evaluation.episodes,
+            "confirmation": None if spec.confirmation is None else {
+                "hypothesis": spec.confirmation.hypothesis,
+                "selection": spec.confirmation.selection},
             "absolute": {name: {k: [e.point, e.low, e.high] for k, e in by_kind.items()}
                          for name, by_kind in estimates.items()},
             "policies": {p.policy: {"learned": p.learned, "runs": p.episodes,
@@ -563,10 +566,15 @@ built from the other ratings only, and so is everything a baseline uses
 ({ranking_note(spec)}). Simulated
 columns: means over runs of the absolute-metric episodes above. Protocol: `marlrec/ranking.py`.
 """
+    confirmation = "" if spec.confirmation is None else (
+        f"\n**Confirmatory run.** Hypothesis, stated in the spec before it ran: "
+        f"{spec.confirmation.hypothesis.strip()} Selection run: "
+        f"`{spec.confirmation.selection}`; no training seed or evaluation episode of it "
+        "is used here (checked when the spec was validated).\n")
     return f"""# {spec.name}: learned policies against baselines
 
 {provenance_line(provenance)}
-
+{confirmation}
 Preset `{spec.env.preset}` (`{json.dumps(spec.env.params)}`, encoder `{spec.env.encoder}`);
 learned roles {spec.learned_roles}; {runs} runs per policy (training seeds {spec.seeds});
 budget {spec.stop.env_steps:,} env steps per run.

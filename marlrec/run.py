@@ -103,16 +103,64 @@ def write_provenance(folder: Path, command: list[str]) -> None:
 
 
 def _wandb_callback(spec: ExperimentSpec, folder: Path) -> Any:
-    """Tune's W&B logger, made unable to stop training: a W&B failure is logged and the
-    trial goes on without it."""
-    from ray.air.integrations.wandb import WandbLoggerCallback
+    """Tune's W&B logger, made unable to stop training (a W&B failure is logged and the
+    trial goes on without it) and unable to leak the W&B API key.
+
+    Tune's ``WandbLoggerCallback._start_logging_actor`` copies an exported
+    ``WANDB_API_KEY`` into its logging actor's ``runtime_env`` env vars, and Ray writes
+    every runtime env in plain text to ``logs/runtime_env_agent.log`` of the session (which
+    the dashboard serves). Here the logging actor gets no runtime env of its own: it runs on
+    the driver's node (as Tune places it) and finds the key there, as ``wandb`` does, in
+    the environment its Ray worker inherited (the shell that started Ray; a KubeRay pod's
+    secret) or in that node's ``wandb login`` (``~/.netrc``, which ``marlrec launch``
+    writes on a cluster's head). Offline and disabled runs need no key at all."""
+    import ray
+    from ray.air.integrations.wandb import (
+        WandbLoggerCallback,
+        _set_api_key,
+        _WandbLoggingActor,
+    )
+    from ray.air.util.node import _force_on_current_node
+
+    class KeyOnNodeWandbLoggingActor(_WandbLoggingActor):
+        """Tune's logging actor, resolving the key where it runs: online without a key on
+        this node, it logs offline and says so (instead of failing in ``wandb.init``,
+        unseen, and losing the trial's W&B record)."""
+
+        def run(self) -> None:
+            mode = self.kwargs.get("mode")
+            if mode == "online":
+                # this actor's own process; _set_api_key reads the mode from here
+                os.environ["WANDB_MODE"] = mode
+                try:
+                    _set_api_key()  # the env var, this node's `wandb login`, or Tune's hook
+                except ValueError as exc:
+                    logger.warning(
+                        "W&B online: no API key on the driver's node (%s); logging offline "
+                        "instead. Run `wandb login` on that node or export WANDB_API_KEY "
+                        "where its Ray was started.", exc)
+                    self.kwargs["mode"] = os.environ["WANDB_MODE"] = "offline"
+            super().run()
 
     class SafeWandbLoggerCallback(WandbLoggerCallback):
+        _logger_actor_cls = KeyOnNodeWandbLoggingActor
+
         def _guard(self, name: str, *args: Any, **kwargs: Any) -> None:
             try:
                 getattr(super(), name)(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - W&B must never stop training
                 logger.warning("W&B logging failed in %s (%s); training continues", name, exc)
+
+        def _start_logging_actor(self, trial: Any, exclude_results: list[str],
+                                 **wandb_init_kwargs: Any) -> None:
+            if not self._remote_logger_class:
+                # Tune builds this actor class once, with runtime_env={"env_vars":
+                # {"WANDB_API_KEY": <key>}} when the key is exported; built first here, with
+                # Tune's other options and no runtime env, Tune's own build is skipped.
+                self._remote_logger_class = ray.remote(
+                    num_cpus=0, **_force_on_current_node(), max_restarts=-1,
+                    max_task_retries=-1)(self._logger_actor_cls)
+            super()._start_logging_actor(trial, exclude_results, **wandb_init_kwargs)
 
         def log_trial_start(self, trial: Any) -> None:
             self._guard("log_trial_start", trial)
@@ -124,16 +172,15 @@ def _wandb_callback(spec: ExperimentSpec, folder: Path) -> Any:
             self._guard("log_trial_end", trial, failed)
 
     mode = spec.logging.wandb_mode
+    # The spec's mode wins over an exported WANDB_MODE: Tune's setup and _set_api_key read
+    # it here and check for an API key unless it says offline/disabled.
+    os.environ["WANDB_MODE"] = mode
     if mode == "online":
-        from ray.air.integrations.wandb import _set_api_key
-
         try:
-            _set_api_key()
+            _set_api_key()  # the driver's node is where the logging actor runs
         except ValueError as exc:  # no key: keep training, log offline, say so
             logger.warning("W&B online needs an API key (%s); logging offline instead", exc)
-            mode = "offline"
-    # Tune's callback checks for an API key unless WANDB_MODE says offline/disabled.
-    os.environ["WANDB_MODE"] = mode
+            mode = os.environ["WANDB_MODE"] = "offline"
     (folder / "wandb").mkdir(parents=True, exist_ok=True)
     return SafeWandbLoggerCallback(
         project=spec.logging.wandb_project, group=spec.logging.wandb_group or spec.name,

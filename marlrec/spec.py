@@ -163,6 +163,31 @@ class EvaluationSpec:
 
 
 @dataclass(frozen=True)
+class ConfirmationSpec:
+    """A confirmatory run: the ``hypothesis`` it tests, written before it runs, and the
+    ``selection`` run whose choice it confirms (the path of that run's ``scores.json``,
+    relative to the working directory). Its training seeds and every evaluation episode
+    seed (in-training and absolute-metric) must be disjoint from the selection run's:
+    checked when the spec is validated, before anything runs."""
+
+    hypothesis: str = ""
+    selection: str = ""
+
+
+ABSOLUTE_SEED_STRIDE = 1_000_000
+"""Run ``r``'s absolute-metric episodes start at ``evaluation.seed + STRIDE * (r + 1)``."""
+
+
+def episode_seeds(evaluation_seed: int, episodes: int, runs: int, absolute_episodes: int
+                  ) -> list[range]:
+    """Every evaluation episode seed of an experiment: the in-training evaluations'
+    ``evaluation_seed + e`` and each run's absolute-metric episodes."""
+    first = [evaluation_seed + ABSOLUTE_SEED_STRIDE * (r + 1) for r in range(runs)]
+    return [range(evaluation_seed, evaluation_seed + episodes),
+            *(range(a, a + absolute_episodes) for a in first)]
+
+
+@dataclass(frozen=True)
 class ExperimentSpec:
     name: str
     env: EnvSpec = field(default_factory=EnvSpec)
@@ -178,6 +203,7 @@ class ExperimentSpec:
     logging: LoggingSpec = field(default_factory=LoggingSpec)
     evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
     encoder_pool: EncoderPoolConfig | None = None
+    confirmation: ConfirmationSpec | None = None
 
     @property
     def learned_roles(self) -> list[str]:
@@ -351,8 +377,52 @@ def _check(spec: ExperimentSpec, check_data: bool = True) -> ExperimentSpec:
                      else [b for b in offered if b != "collaborative_filtering"])
     for i, name in enumerate(baselines):
         _one_of(f"{p}.evaluation.baselines[{i}]", name, offered)
+    if spec.confirmation is not None:
+        _check_confirmation(spec, f"{p}.confirmation", check_files=check_data)
     return dataclasses.replace(spec, roles=roles, evaluation=dataclasses.replace(
         spec.evaluation, every_env_steps=every, baselines=list(baselines)))
+
+
+def _check_confirmation(spec: ExperimentSpec, path: str, check_files: bool) -> None:
+    """A confirmatory run shares no training seed and no evaluation episode with the run
+    whose choice it confirms (read from its ``scores.json`` unless ``check_files`` is
+    false: a spec re-read next to its results was checked when it ran)."""
+    import json
+
+    c = spec.confirmation
+    if not c.hypothesis.strip():
+        raise SpecError(f"{path}.hypothesis: empty; state what the run confirms before it runs")
+    if not check_files:
+        return
+    selection = Path(c.selection)
+    try:
+        chosen = json.loads(selection.read_text())
+    except (OSError, ValueError) as e:
+        raise SpecError(f"{path}.selection: {c.selection!r} is not a readable scores.json of "
+                        f"the selection run ({e})") from e
+    missing = [k for k in ("seeds", "evaluation_seed", "evaluation_episodes",
+                           "episodes_per_run") if k not in chosen]
+    if missing:
+        raise SpecError(f"{path}.selection: {c.selection!r} lacks {missing} (a report written "
+                        "before selection runs recorded their evaluation seeds); re-report it "
+                        "with `marlrec report`")
+    shared = sorted(set(spec.seeds) & set(chosen["seeds"]))
+    if shared:
+        raise SpecError(f"{path}: training seeds {shared} also trained the selection run "
+                        f"{c.selection!r} (its seeds {chosen['seeds']}); a confirmation "
+                        "needs fresh ones")
+    e = spec.evaluation
+    ours = episode_seeds(e.seed, e.episodes, len(spec.seeds), e.absolute_factor * e.episodes)
+    theirs = episode_seeds(chosen["evaluation_seed"], chosen["evaluation_episodes"],
+                           len(chosen["seeds"]), chosen["episodes_per_run"])
+    for a in ours:
+        for b in theirs:
+            if a.start < b.stop and b.start < a.stop:
+                raise SpecError(
+                    f"{path}: evaluation episodes seeded {a.start}..{a.stop - 1} overlap the "
+                    f"selection run's {b.start}..{b.stop - 1}; choose an evaluation.seed "
+                    f"whose episodes played no part in the choice (e.g. "
+                    f"{chosen['evaluation_seed'] + 100_000})")
 
 
 def _check_env_params(path: str, params: dict[str, Any],
@@ -449,9 +519,10 @@ def _check_training(spec: ExperimentSpec, path: str) -> None:
 def parse_spec(raw: Any, check_data: bool = True) -> ExperimentSpec:
     """A validated :class:`ExperimentSpec` from a mapping (as loaded from YAML).
 
-    ``check_data=False`` skips the one check that depends on this machine, not on the spec:
-    that a MovieLens catalog's data was fetched into ``env.params.data_dir`` (for a spec that
-    will run elsewhere, e.g. on a cluster whose nodes fetch it).
+    ``check_data=False`` skips the checks that depend on this machine's files, not on the
+    spec: that a MovieLens catalog's data was fetched into ``env.params.data_dir`` (for a
+    spec that will run elsewhere, e.g. on a cluster whose nodes fetch it) and that a
+    confirmation's selection ``scores.json`` is disjoint from it (checked when it ran).
     """
     if isinstance(raw, dict) and isinstance(raw.get("sharing"), str):
         raw = {**raw, "sharing": [raw["sharing"]]}  # one mode, or a list for the grid

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,7 +14,12 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from marlrec.cli import main  # noqa: E402
-from marlrec.launch import LaunchPlan, ray_cli  # noqa: E402
+from marlrec.launch import (  # noqa: E402
+    LaunchPlan,
+    ray_cli,
+    ray_command_env,
+    wait_for_port,
+)
 
 ROOT = Path(__file__).parent.parent
 
@@ -42,6 +48,31 @@ def test_a_cluster_launch_brings_the_cluster_up_submits_and_fetches_results(monk
     assert plan.down() == [ray_, "down", "-y", "cluster.yaml"]
     commands = [plan.up(), plan.dashboard(), plan.read_token(), submit, plan.fetch_results()]
     assert not any("secret-key-123" in " ".join(c) for c in commands)
+
+
+def test_no_ray_command_gets_the_wandb_key_in_its_environment(monkeypatch):
+    monkeypatch.setenv("WANDB_API_KEY", "secret-key-123")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    env = ray_command_env()
+    assert "WANDB_API_KEY" not in env and "secret-key-123" not in env.values()
+    assert env["RAY_AUTH_MODE"] == "disabled"  # everything else is passed on
+
+
+def test_the_launch_waits_until_the_dashboard_port_is_forwarded():
+    """The launch submits once the forwarded port accepts connections (however long the
+    ssh forward takes), and fails at once when `ray dashboard` exits first."""
+    forward = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                               stdin=subprocess.PIPE)  # a forward that runs until told
+    try:
+        with socket.socket() as server:
+            server.bind(("127.0.0.1", 0))
+            server.listen()
+            wait_for_port(server.getsockname()[1], forward)  # returns: the port accepts
+    finally:
+        forward.stdin.close()
+        forward.wait()
+    with pytest.raises(RuntimeError, match="exited with code 0 before port"):
+        wait_for_port(_free_port(), forward)  # nothing listens and the forward is gone
 
 
 def test_launch_refuses_bad_input_before_touching_a_cluster(tmp_path, capsys):

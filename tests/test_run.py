@@ -238,11 +238,11 @@ def test_a_killed_driver_resumes_from_its_last_checkpoint(tmp_path):
                 return True
         return False
 
-    deadline = time.monotonic() + 300
-    while not state_names_a_checkpoint() and time.monotonic() < deadline:
+    # Wait on the state itself, however long the run takes to get there; the run ending
+    # first (its 50 iterations faster than a sync of the state) fails with that message.
+    while not state_names_a_checkpoint():
         assert driver.poll() is None, "the run ended before it could be killed"
-        time.sleep(0.5)
-    assert state_names_a_checkpoint(), "no synced checkpoint within 5 minutes"
+        time.sleep(0.5)  # a polling interval, not a deadline
     os.killpg(driver.pid, signal.SIGKILL)
     driver.wait()
     assert main(["run", str(spec_file), "--resume"]) == 0

@@ -260,3 +260,53 @@ def test_shipped_experiment_specs_are_valid():
     assert shipped
     for path in shipped:  # valid as specs, whether or not this machine fetched MovieLens
         assert load_spec(path, check_data=False).name == path.stem
+
+
+def _selection_scores(tmp_path, seeds=(0, 1, 2), evaluation_seed=1000, episodes=10,
+                      per_run=50):
+    import json
+
+    path = tmp_path / "selection" / "scores.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"seeds": list(seeds), "evaluation_seed": evaluation_seed,
+                                "evaluation_episodes": episodes, "episodes_per_run": per_run}))
+    return str(path)
+
+
+def test_a_confirmation_shares_no_training_seed_or_episode_with_its_selection(tmp_path):
+    selection = _selection_scores(tmp_path)
+    confirm = {**GOOD, "seeds": [10, 11], "evaluation": {"episodes": 2, "seed": 5000,
+                                                          "baselines": ["random"]},
+               "confirmation": {"hypothesis": "PPO beats random", "selection": selection}}
+    assert parse_spec(confirm).confirmation.selection == selection
+    with pytest.raises(SpecError, match=r"experiment.confirmation: training seeds \[1\] also "
+                                        r"trained the selection run"):
+        parse_spec({**confirm, "seeds": [1, 10]})
+    # in-training episodes 995..1004 overlap the selection's 1000..1009
+    with pytest.raises(SpecError, match=r"evaluation episodes seeded 995\.\.1004 overlap the "
+                                        r"selection run's 1000\.\.1009"):
+        parse_spec({**confirm, "evaluation": {"episodes": 10, "seed": 995,
+                                              "baselines": ["random"]}})
+    # absolute-metric episodes: the selection's run 0 plays 1001000..1001049
+    with pytest.raises(SpecError, match=r"overlap the selection run's 1001000\.\.1001049"):
+        parse_spec({**confirm, "evaluation": {"episodes": 5, "seed": 1040,
+                                              "baselines": ["random"]}})
+    with pytest.raises(SpecError, match=r"confirmation.hypothesis: empty"):
+        parse_spec({**confirm, "confirmation": {"hypothesis": " ", "selection": selection}})
+    with pytest.raises(SpecError, match=r"confirmation.selection: '.*nowhere.json' is not a "
+                                        r"readable scores.json"):
+        parse_spec({**confirm, "confirmation": {"hypothesis": "h",
+                                                "selection": str(tmp_path / "nowhere.json")}})
+
+
+def test_shipped_confirmations_are_disjoint_from_their_selection_runs(monkeypatch):
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    monkeypatch.chdir(root)  # selection paths are relative to the repository
+    for path in sorted(root.glob("experiments/*.yaml")):
+        spec = load_spec(path, check_data=False)
+        if spec.confirmation is not None:
+            from marlrec.spec import _check_confirmation
+
+            _check_confirmation(spec, "experiment.confirmation", check_files=True)
