@@ -11,7 +11,7 @@ export TOKENIZERS_PARALLELISM ?= false
 # end-to-end ones included: `make test PYTEST_ARGS=` (.ci/run).
 PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: demo test lint fetch-data bench clean
+.PHONY: demo test lint fetch-data bench results-tables clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: $(STAMP) fetch-data
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# Regenerates every result figure in README.md and docs/results/README.md from the committed
+# scores.json files (make test fails when one disagrees).
+results-tables: $(STAMP)
+	$(BIN)/python -m marlrec.results_tables README.md docs/results/README.md
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/env_throughput.py
