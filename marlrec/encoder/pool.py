@@ -21,9 +21,11 @@ Design choices (and why):
   runner's env gets the same object (zero-copy numpy) instead of re-encoding.
 - **Faults.** Replicas are created with ``max_restarts=-1, max_task_retries=-1``: a replica
   that dies is restarted by Ray and the calls in flight are retried. The client also
-  retries a failed call (re-resolving the replica by name, with backoff) up to
-  ``retries`` times, so a caller never sees a transient death. A missing or broken model
-  directory fails in :class:`EncoderPool` before any actor starts, naming the path.
+  retries a failed call (re-resolving the replica by name): while Ray reports the replica
+  restarting, as long as the restart takes; otherwise, with backoff, up to ``retries``
+  times (e.g. a replica killed for good), so a caller never sees a transient death. A
+  missing or broken model directory fails in :class:`EncoderPool` before any actor starts,
+  naming the path.
 - **Input.** As :class:`marlrec.encoder.TransformersTextEncoder`: empty strings encode to
   the model's empty-text vector, long texts are truncated at the model's ``max_length``
   tokens, a non-str element raises ``TypeError`` in the caller before any remote call.
@@ -287,6 +289,7 @@ class EncoderClient:
 
     def _reset_runtime(self) -> None:
         self._handles: dict[int, Any] = {}
+        self._actor_ids: dict[int, str] = {}  # replica index -> Ray actor id, once resolved
         self._next = 0
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -305,9 +308,21 @@ class EncoderClient:
 
     def _replica(self, index: int) -> Any:
         if index not in self._handles:
-            self._handles[index] = ray.get_actor(self.config.replica_name(index),
-                                                 namespace=self.config.namespace)
+            handle = ray.get_actor(self.config.replica_name(index),
+                                   namespace=self.config.namespace)
+            self._handles[index] = handle
+            self._actor_ids[index] = handle._actor_id.hex()
         return self._handles[index]
+
+    def _coming_back(self, index: int) -> bool:
+        """Whether replica ``index`` is being restarted (or started) by Ray, read from the
+        control store: a call waits for it however long the restart takes, instead of
+        spending an attempt."""
+        actor_id = self._actor_ids.get(index)
+        if actor_id is None:
+            return False
+        state = ray._private.state.actors(actor_id).get("State")  # private API: Ray pinned
+        return state in ("RESTARTING", "PENDING_CREATION", "DEPENDENCIES_UNREADY")
 
     def _remote_encode(self, texts: list[str]) -> np.ndarray:
         """One remote call with retries; each retry re-resolves the replica by name and
@@ -323,9 +338,13 @@ class EncoderClient:
                 # ValueError: get_actor while the replica is between death and restart
                 if isinstance(exc, ValueError) and "Failed to look up actor" not in str(exc):
                     raise
-                attempt += 1
                 self.stats.retries += 1
                 self._handles.pop(index, None)
+                if self._coming_back(index):  # wait on the restart, not on a clock
+                    self._next -= 1  # the same replica again
+                    time.sleep(0.1)
+                    continue
+                attempt += 1
                 if attempt > self.config.retries:
                     raise RuntimeError(
                         f"encoder pool {self.config.name!r}: {attempt} attempts failed, "
