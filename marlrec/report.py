@@ -12,7 +12,9 @@ and writes ``<RESULTS_DIR>/report/`` (atomically):
 - ``learning_curves.png`` (IQM across runs with 95% CI bands), ``absolute_metric.png``,
   ``probability_of_improvement.png``, ``performance_profile.png``, ``tradeoff.png``
   (engagement against provider exposure Gini);
-- ``scores.json`` (every episode of every run) and ``marl_eval.json`` (marl-eval layout);
+- ``scores.json`` (every episode of every run, the absolute metric's aggregates and
+  probability-of-improvement matrix; :func:`load_scores` reads it back) and
+  ``marl_eval.json`` (marl-eval layout);
 - on MovieLens-100k, the offline ranking metrics of every slate policy on held-out ratings
   (precision, recall, F1, NDCG, hit rate at 10: :mod:`marlrec.ranking`) next to the
   simulated engagement and CTR, also in ``scores.json`` under ``"ranking"``.
@@ -51,6 +53,7 @@ from marlrec.spec import ExperimentSpec, parse_spec
 from marlrec.staged_folder import staged_folder
 
 RANKING_K = 10
+BOOTSTRAP_REPS = 2000  # stratified bootstrap resamples of every 95% CI of a report
 
 
 @dataclass
@@ -70,7 +73,7 @@ class PolicyRuns:
 
 def _json_text(value: Any) -> str:
     """Strict JSON (what any parser reads): NaN, e.g. a cold-start metric of an episode
-    without cold users, written as null."""
+    without cold users, written as null (:func:`load_scores` reads it back as NaN)."""
     def clean(v: Any) -> Any:
         if isinstance(v, dict):
             return {k: clean(x) for k, x in v.items()}
@@ -78,6 +81,53 @@ def _json_text(value: Any) -> str:
             return [clean(x) for x in v]
         return None if isinstance(v, float) and np.isnan(v) else v
     return json.dumps(clean(value), indent=1, allow_nan=False)
+
+
+def _nan_for_null(value: float | None) -> float:
+    """A number of ``scores.json`` back: null is the NaN that :func:`_json_text` wrote."""
+    return float("nan") if value is None else value
+
+
+def _estimate_of(triple: list[float | None]) -> aggregate.Estimate:
+    """An estimate that ``scores.json`` holds as ``[point, low, high]``."""
+    return aggregate.Estimate(*map(_nan_for_null, triple))
+
+
+@dataclass
+class SavedScores:
+    """A report's ``scores.json`` read back (:func:`load_scores`) into the report's own
+    structures. ``absolute`` and ``improvement`` are what :func:`write_report` computed on
+    the headline metric (:func:`aggregate.interval_estimates`,
+    :func:`aggregate.probability_of_improvement`); ``None`` where the file predates them."""
+
+    metric: str  # the headline metric
+    policies: list[PolicyRuns]  # in the file's order, episodes and curves as collected
+    absolute: dict[str, dict[str, aggregate.Estimate]] | None
+    improvement: dict[tuple[str, str], aggregate.Estimate] | None
+    data: dict[str, Any]  # the whole file as parsed (its nulls left null)
+
+
+def load_scores(path: str | Path) -> SavedScores:
+    """The ``scores.json`` that :func:`write_report` wrote, read back; NaN where it wrote
+    null. A file that is not one raises ``ValueError``, ``KeyError`` or ``TypeError``."""
+    data = json.loads(Path(path).read_text())
+    policies = [
+        PolicyRuns(name, entry["learned"],
+                   [[{k: _nan_for_null(v) for k, v in e.items()} for e in run]
+                    for run in entry["runs"]],
+                   [(float(steps), [_nan_for_null(v) for v in values])
+                    for steps, values in entry.get("curve") or []])
+        for name, entry in data["policies"].items()]
+    absolute, improvement = data.get("absolute"), data.get("probability_of_improvement")
+    return SavedScores(
+        data["metric"], policies,
+        None if absolute is None else {
+            name: {kind: _estimate_of(triple) for kind, triple in by_kind.items()}
+            for name, by_kind in absolute.items()},
+        None if improvement is None else {
+            (x, y): _estimate_of(triple) for x, row in improvement.items()
+            for y, triple in row.items()},
+        data)
 
 
 def load_spec_of(folder: Path) -> ExperimentSpec:
@@ -376,19 +426,28 @@ def poi_table(poi: dict[tuple[str, str], aggregate.Estimate], names: list[str]) 
     return "\n".join(rows)
 
 
+def metric_estimates(policies: list[PolicyRuns], metric: str, reps: int = BOOTSTRAP_REPS
+                     ) -> dict[str, dict[str, aggregate.Estimate]]:
+    """IQM, mean and median over runs of ``metric`` [95% CI], by policy: the policies whose
+    runs all have a value together (:func:`aggregate.interval_estimates`), each other one
+    alone over its runs with a value (a run without one: no cold user met); a policy
+    without a value in any run left out."""
+    scores = {p.policy: p.run_scores(metric) for p in policies}
+    complete = {name: v for name, v in scores.items() if not np.isnan(v).any()}
+    estimates = aggregate.interval_estimates(complete, reps=reps) if complete else {}
+    for name, v in scores.items():
+        if name not in complete and not np.isnan(v).all():
+            estimates |= aggregate.interval_estimates({name: v[~np.isnan(v)]}, reps=reps)
+    return estimates
+
+
 def metrics_table(policies: list[PolicyRuns], reps: int,
                   metrics: tuple[str, ...] = HEADLINE_METRICS) -> str:
-    """Mean over runs [95% CI] of each of ``metrics``, one row per policy."""
+    """Mean over runs [95% CI] of each of ``metrics`` (:func:`metric_estimates`), one row
+    per policy."""
     head = "| policy | " + " | ".join(metrics) + " |"
     rows = [head, "|---" * (len(metrics) + 1) + "|"]
-    per_metric: dict[str, dict[str, dict[str, aggregate.Estimate]]] = {}
-    for m in metrics:
-        scores = {p.policy: p.run_scores(m) for p in policies}
-        complete = {name: v for name, v in scores.items() if not np.isnan(v).any()}
-        per_metric[m] = aggregate.interval_estimates(complete, reps=reps) if complete else {}
-        for name, v in scores.items():  # runs without a value (no cold user met) left out
-            if name not in complete and not np.isnan(v).all():
-                per_metric[m] |= aggregate.interval_estimates({name: v[~np.isnan(v)]}, reps=reps)
+    per_metric = {m: metric_estimates(policies, m, reps) for m in metrics}
     for p in policies:
         cells = []
         for m in metrics:
@@ -442,7 +501,7 @@ def curve_table(policies: list[PolicyRuns]) -> str:
 # ----------------------------------------------------------------------------- report
 
 
-def write_report(folder: str | Path, reps: int = 2000,
+def write_report(folder: str | Path, reps: int = BOOTSTRAP_REPS,
                  progress: Callable[[], None] | None = None,
                  phase: Callable[[str], None] | None = None) -> Path:
     """Writes ``<folder>/report/`` (see the module docstring) and returns its path.
@@ -490,6 +549,10 @@ def write_report(folder: str | Path, reps: int = 2000,
                 "selection": spec.confirmation.selection},
             "absolute": {name: {k: [e.point, e.low, e.high] for k, e in by_kind.items()}
                          for name, by_kind in estimates.items()},
+            # P(a run of x scores above a run of y) [95% CI]: [x][y] = [point, low, high]
+            "probability_of_improvement": {
+                x: {y: [poi[(x, y)].point, poi[(x, y)].low, poi[(x, y)].high]
+                    for y in names if y != x} for x in names},
             "policies": {p.policy: {"learned": p.learned, "runs": p.episodes,
                                     "curve": p.curve} for p in policies},
             "ranking": ranking}))

@@ -49,16 +49,18 @@ region, :func:`check` lists the regions whose text differs from what the committ
   ``fmt=SPEC`` is a Python format spec (``fmt=.0%``); the default is 3 significant digits
   (trailing zeros kept), ``.2f`` for ``poi`` and ``ratio``, ``.3f`` for ``ranking``.
 
-Every statistic is the report's own (:mod:`marlrec.report`): a run's score is its mean over its
-absolute-metric episodes (:meth:`marlrec.report.PolicyRuns.run_scores`); the headline
-metric's IQM, mean and median are ``scores.json["absolute"]`` (recomputed as the report
-does where an older file lacks it); other metrics' aggregates are
-:func:`marlrec.aggregate.interval_estimates` over the policies whose runs all have a value, as
-the report's "every headline metric" table computes them; P(P > Q) on the headline metric is
-the report's matrix over all the file's policies (:func:`marlrec.aggregate.
-probability_of_improvement`), on another metric or across files the pair's own
-(``part=point`` skips the bootstrap). Bootstraps are seeded, so a region renders the same
-text from the same file. Markers inside fenced code blocks are left alone.
+Every statistic is the report's own (:mod:`marlrec.report`, the file read back by
+:func:`marlrec.report.load_scores`): a run's score is its mean over its absolute-metric
+episodes (:meth:`marlrec.report.PolicyRuns.run_scores`); the headline metric's IQM, mean and
+median are ``scores.json["absolute"]``, another metric's :func:`marlrec.report.
+metric_estimates` (the report's "every headline metric" table); P(P > Q) on the headline
+metric is the report's matrix over all the file's policies,
+``scores.json["probability_of_improvement"]``, on another metric or across files the pair's
+own (:func:`marlrec.aggregate.probability_of_improvement`; ``part=point`` skips the
+bootstrap). Where an older file lacks ``absolute`` or ``probability_of_improvement``, it is
+recomputed as the report computes it. Bootstraps (:data:`marlrec.report.BOOTSTRAP_REPS`
+resamples) are seeded, so a region renders the same text from the same file. Markers inside
+fenced code blocks are left alone.
 
     python -m marlrec.results_tables [--check] [--results-root DIR] FILE...
 
@@ -70,7 +72,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import json
 import os
 import re
 import shlex
@@ -87,10 +88,16 @@ from rliable import metrics as rl_metrics
 
 from marlrec import aggregate
 from marlrec.cli import METRIC_LABELS
-from marlrec.report import PolicyRuns, provenance_line
+from marlrec.report import (
+    BOOTSTRAP_REPS,
+    PolicyRuns,
+    SavedScores,
+    load_scores,
+    metric_estimates,
+    provenance_line,
+)
 
 RESULTS_ROOT = Path(__file__).resolve().parents[1] / "docs" / "results"
-BOOTSTRAP_REPS = 2000  # marlrec.report.write_report's default: the shipped reports' CIs
 ESTIMATES = ("IQM", "Mean", "Median")
 
 
@@ -162,22 +169,14 @@ def _check_placement(text: str, opening: re.Match[str], closing: re.Match[str],
 # ----------------------------------------------------------------------------- scores
 
 
-def _nan_for_null(episode: dict[str, float | None]) -> dict[str, float]:
-    """``marlrec report`` writes NaN (a cold-start metric of an episode without cold users)
-    as null: back to NaN, which :meth:`PolicyRuns.run_scores` leaves out."""
-    return {k: float("nan") if v is None else v for k, v in episode.items()}
-
-
 class Scores:
-    """One ``scores.json`` of ``marlrec report`` and the report's statistics on it."""
+    """One ``scores.json`` of ``marlrec report`` (``name``: its path under the results root),
+    read back by :func:`marlrec.report.load_scores`, and the report's statistics on it."""
 
-    def __init__(self, path: Path, name: str, data: dict[str, Any]) -> None:
-        self.path, self.name, self.data = path, name, data
-        self.metric: str = data["metric"]
-        self.policies = {
-            policy: PolicyRuns(policy, entry["learned"],
-                               [[_nan_for_null(e) for e in run] for run in entry["runs"]])
-            for policy, entry in data["policies"].items()}
+    def __init__(self, name: str, saved: SavedScores) -> None:
+        self.name, self.saved, self.data = name, saved, saved.data
+        self.metric = saved.metric
+        self.policies = {p.policy: p for p in saved.policies}
         self._estimates: dict[str, dict[str, dict[str, aggregate.Estimate]]] = {}
 
     def fail(self, problem: str) -> ResultsTableError:
@@ -208,32 +207,26 @@ class Scores:
         return self._estimates[metric][policy][kind]
 
     def _aggregate(self, metric: str) -> dict[str, dict[str, aggregate.Estimate]]:
-        """``scores.json["absolute"]`` for the headline metric; for another one what the
-        report's metrics table computes: the policies whose runs all have a value together,
-        each other one alone over its runs with a value."""
-        if metric == self.metric and "absolute" in self.data:
-            return {policy: {kind: aggregate.Estimate(*triple) for kind, triple in by.items()}
-                    for policy, by in self.data["absolute"].items()}
-        scores = {policy: self.run_scores(policy, metric) for policy in self.policies}
-        complete = {p: v for p, v in scores.items() if not np.isnan(v).any()}
-        out = aggregate.interval_estimates(complete, reps=BOOTSTRAP_REPS) if complete else {}
-        for policy, v in scores.items():
-            if policy not in complete and not np.isnan(v).all():
-                out |= aggregate.interval_estimates({policy: v[~np.isnan(v)]},
-                                                    reps=BOOTSTRAP_REPS)
-        return out
+        """The report's aggregates of ``metric`` by policy: ``scores.json["absolute"]`` for
+        the headline metric, else (another metric, or an older file without it)
+        :func:`marlrec.report.metric_estimates`."""
+        if metric == self.metric and self.saved.absolute is not None:
+            return self.saved.absolute
+        return metric_estimates(list(self.policies.values()), metric, BOOTSTRAP_REPS)
 
     @cached_property
     def improvement(self) -> dict[tuple[str, str], aggregate.Estimate]:
-        """The report's probability-of-improvement matrix (headline metric, every policy)."""
+        """The report's probability-of-improvement matrix (headline metric, every policy):
+        ``scores.json["probability_of_improvement"]``, recomputed for an older file."""
+        if self.saved.improvement is not None:
+            return self.saved.improvement
         return aggregate.probability_of_improvement(
             {policy: self.run_scores(policy) for policy in self.policies}, reps=BOOTSTRAP_REPS)
 
     def curve(self, policy: str) -> dict[int, list[float]]:
         """The in-training evaluations of the headline metric: each run's value by env
         steps."""
-        self.runs(policy)  # names an unknown policy
-        curve = self.data["policies"][policy].get("curve") or []
+        curve = self.runs(policy).curve
         if not curve:
             raise self.fail(f"{policy!r} has no evaluations during training (a baseline?)")
         return {int(steps): values for steps, values in curve}
@@ -285,7 +278,7 @@ class Library:
             if not path.is_file():
                 raise ResultsTableError(f"{name}: no such file under {self.root}")
             try:
-                self._files[name] = Scores(path, name, json.loads(path.read_text()))
+                self._files[name] = Scores(name, load_scores(path))
             except (ValueError, KeyError, TypeError, IndexError) as error:
                 raise ResultsTableError(f"{name}: not a scores.json of `marlrec report` "
                                         f"({type(error).__name__}: {error})") from None

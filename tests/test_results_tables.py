@@ -7,14 +7,15 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from marlrec import aggregate, report
+from marlrec.report import BOOTSTRAP_REPS, PolicyRuns, load_scores
 from marlrec.results_tables import (
-    BOOTSTRAP_REPS,
     Library,
     ResultsTableError,
     check,
@@ -211,6 +212,66 @@ def test_probability_of_improvement_is_the_reports_matrix(root: Path) -> None:
         assert value.startswith(point) and f" {value} |" in row
 
 
+def test_a_stored_improvement_matrix_is_the_one_shown(root: Path) -> None:
+    """A scores.json with ``probability_of_improvement`` (what the report writes now) gives
+    P(P > Q) as stored, whatever its runs say; without it, the matrix is recomputed."""
+    text = 'P <!-- value: tiny/scores.json poi "PPO per_role" greedy --><!-- /value -->'
+    assert "0.44 [" in render(text, root)
+    path = root / "tiny" / "scores.json"
+    data = json.loads(path.read_text())
+    data["probability_of_improvement"] = {"PPO per_role": {"greedy": [0.5, 0.25, 0.75]}}
+    path.write_text(json.dumps(data))
+    assert "-->0.50 [0.25, 0.75]<!--" in render(text, root)
+
+
+def test_load_scores_reads_back_what_the_report_wrote(root: Path) -> None:
+    """Episodes and curves as :class:`PolicyRuns`, null as NaN, ``absolute`` as estimates;
+    no improvement matrix in a file that predates it."""
+    saved = load_scores(root / "tiny" / "scores.json")
+    assert saved.metric == "engagement_per_session"
+    assert [(p.policy, p.learned) for p in saved.policies] == [
+        ("PPO per_role", True), ("random", False), ("greedy", False)]
+    ppo = saved.policies[0]
+    assert np.isnan(ppo.episodes[0][0]["engagement_per_session_cold_users"])
+    assert ppo.curve == [(1000.0, [60, 62, 64]), (2000.0, [70, 71, 75])]
+    assert saved.absolute is not None
+    assert saved.absolute["greedy"]["IQM"] == aggregate.Estimate(73.0, 70.0, 77.0)
+    assert saved.improvement is None
+    assert saved.data["ranking"]["random"]["ndcg"] == 0.0138
+
+
+def test_write_report_stores_its_improvement_matrix(root: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """``write_report`` puts the matrix it computes in scores.json; :func:`load_scores`
+    reads it back, and a value marker shows it. The runs are made up (``collect``
+    replaced): 4 runs per policy, as the quickstart spec has 4 seeds."""
+    folder = root / "quick"
+    folder.mkdir()
+    shutil.copy(REPO / "experiments" / "quickstart.yaml", folder / "spec.resolved.yaml")
+    metrics = ("engagement_per_session", *report.HEADLINE_METRICS[1:])
+
+    def runs(base: float) -> list[list[dict[str, float]]]:
+        return [[{m: base + run + episode / 2 for m in metrics} for episode in range(2)]
+                for run in range(4)]
+
+    policies = [PolicyRuns("PPO per_role", True, runs(70.0),
+                           [(8000.0, [60.0, 61.0, 62.0, 63.0])]),
+                PolicyRuns("random", False, runs(55.0)),
+                PolicyRuns("greedy", False, runs(71.5))]
+    monkeypatch.setattr(report, "collect", lambda folder, spec, progress=None: (policies, None))
+    out = report.write_report(folder, reps=50)
+    saved = load_scores(out / "scores.json")
+    scores = {p.policy: p.run_scores("engagement_per_session") for p in policies}
+    assert saved.improvement == aggregate.probability_of_improvement(scores, reps=50)
+    assert saved.absolute == aggregate.interval_estimates(scores, reps=50)
+    stored = json.loads((out / "scores.json").read_text())["probability_of_improvement"]
+    assert list(stored) == ["PPO per_role", "random", "greedy"]
+    assert list(stored["PPO per_role"]) == ["random", "greedy"]
+    e = saved.improvement[("PPO per_role", "greedy")]
+    text = 'P <!-- value: quick/report/scores.json poi "PPO per_role" greedy --><!-- /value -->'
+    assert f"-->{e.point:.2f} [{e.low:.2f}, {e.high:.2f}]<!--" in render(text, root)
+
+
 def test_cli_checks_and_regenerates(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = _doc(root)
     args = ["--results-root", str(root)]
@@ -230,7 +291,8 @@ def test_cli_checks_and_regenerates(root: Path, capsys: pytest.CaptureFixture[st
 
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
-CONVERTED = [REPO / "README.md", RESULTS / "README.md"]  # every run figure in them is marked
+CONVERTED = [REPO / "README.md", RESULTS / "README.md",  # every run figure in them is marked
+             REPO / "docs" / "benchmarks.md", REPO / "docs" / "recsim_parity.md"]
 
 
 def _outside_regions(path: Path) -> str:
@@ -245,7 +307,7 @@ def _outside_regions(path: Path) -> str:
 
 def test_the_committed_docs_agree_with_their_scores_json() -> None:
     """Every marked region in README.md and docs/ is what its committed scores.json gives;
-    after a rerun: python -m marlrec.results_tables README.md docs/results/README.md."""
+    after a rerun: ``make results-tables`` (python -m marlrec.results_tables FILE...)."""
     disagreements = [d for path in DOCS for d in check(path, RESULTS)]
     assert not disagreements, "\n".join(map(str, disagreements))
     for path in CONVERTED:
