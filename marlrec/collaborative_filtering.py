@@ -17,7 +17,6 @@ not as a scripted role inside RLlib training.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,22 +90,9 @@ def movielens_cf_baseline(ratings: Any, slate_size: int, seed: int = 0
 
     ``ratings`` is the env the baseline will act in (a MovieLens-100k
     :class:`envs.RecEcosystemEnv`, whose ``catalog.ratings`` is the split its simulator was
-    built from) or that :class:`envs.movielens.RatingSplit`. A bare
-    :class:`envs.movielens.MovieLens100k` (the old signature) is deprecated: it gets the
-    default split of :func:`envs.make_env` (``holdout=0.2``, ``holdout_seed=0``), which
-    is the env's only when the env kept those defaults.
+    built from) or that :class:`envs.movielens.RatingSplit`.
     """
-    if isinstance(ratings, MovieLens100k):
-        from envs.presets import CATALOG_DEFAULTS
-        from envs.user_model_check import heldout_split
-
-        warnings.warn("movielens_cf_baseline(data, ...) is deprecated: pass the env (or its "
-                      "catalog.ratings) so that the baseline trains on the env's own split",
-                      DeprecationWarning, stacklevel=2)
-        holdout, split_seed = CATALOG_DEFAULTS["holdout"], CATALOG_DEFAULTS["holdout_seed"]
-        ratings = RatingSplit(ratings, heldout_split(ratings, holdout, split_seed), holdout,
-                              split_seed)
-    elif not isinstance(ratings, RatingSplit):
+    if not isinstance(ratings, RatingSplit):
         catalog = getattr(ratings, "catalog", None)
         ratings = getattr(catalog, "ratings", None)
         if ratings is None:

@@ -162,13 +162,17 @@ def wait_for_port(port: int, forward: subprocess.Popen, limit_s: float = 300.0,
 NO_AGENT = "No available agent to submit job"
 
 
-def _submit(plan: LaunchPlan, env: dict[str, str], attempts: int = 20,
-            pause_s: float = 3.0) -> int:
+AGENT_WAIT_S = 600.0
+"""How long a submission waits for a fresh head's job agent (it refuses jobs until its
+dashboard agent is up, which takes from seconds on an idle head to minutes on a busy one)."""
+
+
+def _submit(plan: LaunchPlan, env: dict[str, str], pause_s: float = 3.0) -> int:
     """``ray job submit``, its output streamed; submitted again while the cluster's job
-    agent is not up yet (a fresh head refuses jobs for a while, longer on a busy machine:
-    a refused job never started, so the retry is safe). Returns the job's exit status."""
-    status = 1
-    for _ in range(attempts):
+    agent is not up yet (a refused job never started, so the retry is safe), for up to
+    :data:`AGENT_WAIT_S`. Returns the job's exit status."""
+    deadline = time.monotonic() + AGENT_WAIT_S
+    while True:
         job = subprocess.Popen(plan.submit(), env=env, text=True, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT)
         refused = False
@@ -178,9 +182,12 @@ def _submit(plan: LaunchPlan, env: dict[str, str], attempts: int = 20,
         status = job.wait()
         if status == 0 or not refused:
             return status
+        if time.monotonic() > deadline:
+            print(f"the cluster's job agent refused the job for {AGENT_WAIT_S:g} s; is the "
+                  "head's dashboard agent running? (ray status, the head's logs)")
+            return status
         print(f"the job agent is not up yet; submitting again in {pause_s:g} s")
         time.sleep(pause_s)
-    return status
 
 
 def launch(plan: LaunchPlan, wandb_online: bool = False) -> int:

@@ -59,14 +59,10 @@ def test_cf_slate_policy_refuses_a_catalog_it_was_not_trained_on(movielens_data)
         policy.act_with_env(env, np.arange(2), None, np.random.default_rng(0))
 
 
-def test_the_old_signature_trains_on_the_default_split_of_the_env(movielens_data):
-    data = movielens_data
-    with pytest.deprecated_call(match="pass the env"):
-        old = movielens_cf_baseline(data, slate_size=2, seed=0)
+def test_the_default_split_of_the_env_is_the_seeded_heldout_split(movielens_data):
     env = envs.make_env("interest_evolution", catalog="movielens-100k", num_sessions=2)
-    np.testing.assert_array_equal(env.catalog.ratings.train, heldout_split(data, 0.2, 0))
-    new = movielens_cf_baseline(env.catalog.ratings, slate_size=2, seed=0)
-    np.testing.assert_allclose(old.factors.item, new.factors.item, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(env.catalog.ratings.train,
+                                  heldout_split(movielens_data, 0.2, 0))
 
 
 def test_an_experiment_names_the_cf_baseline_for_movielens(movielens_data):

@@ -98,6 +98,14 @@ def _free_port() -> int:
 def test_a_spec_runs_as_a_ray_job_on_a_running_cluster(tmp_path, monkeypatch):
     """A real job API (a local Ray with its dashboard): the spec runs as a job with the
     project as working dir and writes its results and report where the spec says."""
+    agent_port = 52365  # Ray's fixed default; ray.init cannot move it
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", agent_port)) == 0:
+            # Another local Ray (an experiment, another test session) holds the dashboard
+            # agent's port: this cluster's agent could not start and every submission
+            # would be refused with "No available agent to submit job".
+            pytest.skip(f"port {agent_port} (Ray's dashboard agent) is taken by another "
+                        "local Ray on this machine")
     port = _free_port()
     ray.init(address="local", num_cpus=2, include_dashboard=True,
              dashboard_host="127.0.0.1", dashboard_port=port, log_to_driver=False)
