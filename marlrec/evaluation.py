@@ -44,10 +44,10 @@ from marlrec.encoder import resolve_encoder
 from marlrec.learned_behaviour import LearnedBehaviour
 from marlrec.scripted_comparison import episodes_on_seeds
 from marlrec.spec import (
-    ABSOLUTE_SEED_STRIDE,
     DEFAULT_BEHAVIOUR,
     SCRIPTED_BEHAVIOURS,
     ExperimentSpec,
+    absolute_seed_of,
     evaluation_env_params,
 )
 from marlrec.staged_folder import staged_folder
@@ -77,7 +77,7 @@ def experiment_encoder(spec: ExperimentSpec) -> Any:
 
 def absolute_seed(spec: ExperimentSpec, run: int) -> int:
     """First episode seed of run ``run``'s absolute-metric evaluation."""
-    return spec.evaluation.seed + ABSOLUTE_SEED_STRIDE * (run + 1)
+    return absolute_seed_of(spec.evaluation.seed, run)
 
 
 def absolute_episodes(spec: ExperimentSpec) -> int:

@@ -121,12 +121,10 @@ class LearnedBehaviour(ScriptedBehaviour):
                                        env.candidate_items[rows])
         return flat
 
-    def action_dist_inputs(self, obs: Any, env: Any = None,
-                           rows: np.ndarray | None = None) -> torch.Tensor:
-        """The module's logits for a batch of observations (see :func:`action_dist_inputs`);
-        ``env`` and ``rows`` as in :meth:`flat_observations`."""
-        return action_dist_inputs(self.module,
-                                  torch.from_numpy(self.flat_observations(obs, env, rows)))
+    def action_dist_inputs(self, obs: Any) -> torch.Tensor:
+        """The module's logits for a batch of (Dict) observations, already in the form the
+        module was trained on (see :func:`action_dist_inputs`)."""
+        return action_dist_inputs(self.module, torch.from_numpy(self.flat_observations(obs)))
 
     def act_with_env(self, env: Any, rows: np.ndarray, obs: Any,
                      rng: np.random.Generator) -> np.ndarray:

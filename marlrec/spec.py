@@ -178,11 +178,16 @@ ABSOLUTE_SEED_STRIDE = 1_000_000
 """Run ``r``'s absolute-metric episodes start at ``evaluation.seed + STRIDE * (r + 1)``."""
 
 
+def absolute_seed_of(evaluation_seed: int, run: int) -> int:
+    """First episode seed of run ``run``'s absolute-metric evaluation."""
+    return evaluation_seed + ABSOLUTE_SEED_STRIDE * (run + 1)
+
+
 def episode_seeds(evaluation_seed: int, episodes: int, runs: int, absolute_episodes: int
                   ) -> list[range]:
     """Every evaluation episode seed of an experiment: the in-training evaluations'
     ``evaluation_seed + e`` and each run's absolute-metric episodes."""
-    first = [evaluation_seed + ABSOLUTE_SEED_STRIDE * (r + 1) for r in range(runs)]
+    first = [absolute_seed_of(evaluation_seed, r) for r in range(runs)]
     return [range(evaluation_seed, evaluation_seed + episodes),
             *(range(a, a + absolute_episodes) for a in first)]
 
