@@ -37,7 +37,7 @@ lint: $(STAMP)
 # Regenerates every result figure in README.md and docs/results/README.md from the committed
 # scores.json files (make test fails when one disagrees).
 results-tables: $(STAMP)
-	$(BIN)/python -m marlrec.results_tables README.md docs/results/README.md docs/benchmarks.md \
+	$(BIN)/python -m marlrec.report.results_tables README.md docs/results/README.md docs/benchmarks.md \
 		docs/recsim_parity.md
 
 bench: $(STAMP)

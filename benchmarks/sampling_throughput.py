@@ -72,8 +72,8 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from marlrec.algorithm_config import build_algorithm_config
-    from marlrec.spec import parse_spec
+    from marlrec.config.spec import parse_spec
+    from marlrec.training.rllib_config import build_algorithm_config
 
     quickstart = yaml.safe_load(open(os.path.join(os.path.dirname(__file__), "..",
                                                   "experiments", "quickstart.yaml")))

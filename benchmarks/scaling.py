@@ -47,9 +47,9 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from marlrec.algorithm_config import build_algorithm_config
+    from marlrec.config.spec import parse_spec
     from marlrec.encoder.pool import EncoderPool
-    from marlrec.spec import parse_spec
+    from marlrec.training.rllib_config import build_algorithm_config
 
     console = Console()
     pooled = args.pool_replicas > 0

@@ -3,7 +3,7 @@
 Per user, a random 20% of their ratings is held out; the catalog's appeal and the users'
 interests are built from the remaining (train) ratings only; every user's unrated items
 are ranked by each scorer and the held-out items are the (binary) relevant ones. See
-:mod:`envs.user_model_check` for the protocol.
+:mod:`marlrec.evaluation.user_model_check` for the protocol.
 
 Usage::
 
@@ -33,7 +33,7 @@ from rich.table import Table  # noqa: E402
 
 from envs.encoding import HashingTextEncoder  # noqa: E402
 from envs.movielens import DataFileError, load_movielens_100k, movielens_dir  # noqa: E402
-from envs.user_model_check import DEFAULT_USER_MODEL, SCORERS, user_model_check  # noqa: E402
+from marlrec.evaluation.user_model_check import DEFAULT_USER_MODEL, SCORERS, user_model_check  # noqa: E402
 
 ENCODERS = ("minilm", "hashing")
 DESCRIPTIONS = {

@@ -130,7 +130,7 @@ class RatingSplit:
     consumption), and *held-out* ratings, which only offline evaluation reads.
 
     ``holdout`` and ``seed`` say how the split was drawn
-    (:func:`envs.user_model_check.heldout_split`); ``None`` for a mask given as it is.
+    (:func:`envs.movielens.heldout_split`); ``None`` for a mask given as it is.
     """
 
     data: MovieLens100k
@@ -472,3 +472,44 @@ def movielens_layout(folder: str | os.PathLike[str]) -> str:
         f"{folder}: no MovieLens-100k files (expected {', '.join(RECBOLE_FILES)} or "
         f"{', '.join(GROUPLENS_FILES)}); {FETCH_HINT}"
     )
+
+
+def heldout_split(data: MovieLens100k, holdout: float = 0.2, seed: int = 0,
+                  rating_mask: np.ndarray | None = None) -> np.ndarray:
+    """Boolean train mask over ``data``'s ratings: per user, a random ``holdout`` share of
+    their ratings (rounded to the nearest integer) is held out (False), but at least one
+    rating per user stays in train (True).
+
+    ``rating_mask`` restricts the split to those ratings (the others are False in the
+    result): :func:`validation_split` uses it to carve a validation set out of train.
+    Reproducible: the same ``data``, ``holdout``, ``seed`` and mask give the same split; it
+    depends on who rated how many movies, not on the stars or times, so changing held-out
+    ratings leaves the split (and a simulator built from it) as it is. ``holdout=0`` holds
+    nothing out.
+    """
+    if not 0.0 <= holdout < 1.0:
+        raise ValueError(f"holdout={holdout!r} must be in [0, 1)")
+    n = len(data.rating_value)
+    mask = np.ones(n, bool) if rating_mask is None else np.asarray(rating_mask, bool)
+    if mask.shape != (n,):
+        raise ValueError(f"rating_mask has shape {mask.shape}, expected ({n},)")
+    idx = np.flatnonzero(mask)
+    users = data.rating_user[idx]
+    keys = np.random.default_rng(seed).random(idx.size)
+    order = np.lexsort((keys, users))  # by user, then in random order within the user
+    counts = np.bincount(users, minlength=data.n_users)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.empty(idx.size, np.int64)
+    rank[order] = np.arange(idx.size) - starts[users[order]]
+    n_held = np.minimum(np.floor(holdout * counts + 0.5).astype(np.int64),
+                        np.maximum(counts - 1, 0))
+    train = np.zeros(n, bool)
+    train[idx] = rank >= n_held[users]
+    return train
+
+
+def validation_split(data: MovieLens100k, train: np.ndarray, holdout: float = 0.2,
+                     seed: int = 0) -> np.ndarray:
+    """A sub-train mask: ``train`` minus a validation hold-out carved from it in the same
+    way (the validation ratings are ``train & ~result``). Seeded apart from the test split."""
+    return heldout_split(data, holdout, seed + 1_000_003, rating_mask=train)

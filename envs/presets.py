@@ -31,18 +31,18 @@ Overrides: any :class:`envs.ecosystem.EcosystemConfig` field (``num_sessions``,
 | ``holdout_seed`` | 0 | MovieLens: the seed of that held-out split, >= 0 |
 
 MovieLens-100k's simulator is built from the **training ratings only**: per user, a random
-``holdout`` share of their ratings (:func:`envs.user_model_check.heldout_split` with
+``holdout`` share of their ratings (:func:`envs.movielens.heldout_split` with
 ``holdout_seed``) is held out, and the catalog's quality, appeal and prior popularity, the
 users' interests and their prior histories all come from the rest. ``env.catalog.ratings``
 (a :class:`envs.movielens.RatingSplit`) records the split, so that offline evaluation
-(:mod:`marlrec.ranking`, the collaborative-filtering baseline) reads the very split the
+(:mod:`marlrec.evaluation.ranking`, the collaborative-filtering baseline) reads the very split the
 simulator was built from. The split is seeded apart from any evaluation seed: it is part of
 the environment, the same for every run that uses these parameters. ``holdout=0`` builds
 the simulator from every rating and leaves nothing for an offline ranking.
 
 :func:`check_catalog_params` checks every catalog parameter's type and range and the
 catalog's own constraints (for MovieLens, that the data was fetched); experiment specs
-(:mod:`marlrec.spec`) run it before anything starts.
+(:mod:`marlrec.config.spec`) run it before anything starts.
 
 The env's own randomness is seeded by ``reset(seed=...)``.
 """
@@ -62,13 +62,13 @@ from envs.encoding import TextEncoder
 from envs.movielens import (
     DataFileError,
     RatingSplit,
+    heldout_split,
     load_movielens_100k,
     movielens_dir,
     movielens_layout,
 )
 from envs.recsim import ECOSYSTEM_DEFAULTS as RECSIM_ECOSYSTEM
 from envs.recsim import RecSimUsers, recsim_catalog
-from envs.user_model_check import heldout_split
 from envs.users import MovieLensUsers, SyntheticUsers
 
 CATALOGS = ("synthetic", "movielens-100k", "recsim")

@@ -7,7 +7,7 @@ role-level mapping costs one call per role and step.
 
 A behaviour with an ``act_with_env(env, rows, obs, rng)`` method is called with the env and
 the slots / providers it acts for instead of ``act_batch``: privileged baselines (e.g.
-:class:`marlrec.collaborative_filtering.CollaborativeFilteringSlate`, which needs the
+:class:`marlrec.evaluation.collaborative_filtering.CollaborativeFilteringSlate`, which needs the
 user's identity) read the env's state that no observation carries.
 """
 
@@ -64,7 +64,7 @@ class ScriptedRoles:
     """The scripted behaviours of some roles of one env, acting on role-batched
     observations: one batched call per behaviour object and step. The standalone
     :func:`rollout` acts for every role with it; the RLlib env wrapper
-    (``marlrec.rllib_env``) for the roles that do not learn, so training, evaluation and
+    (``marlrec.training.rllib_env``) for the roles that do not learn, so training, evaluation and
     rollouts run the same code."""
 
     def __init__(self, env: RecEcosystemEnv, behaviours: Mapping[str, Behaviour],

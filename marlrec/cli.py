@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from marlrec.spec import ENCODERS
+from marlrec.config.spec import ENCODERS
 
 METRIC_LABELS = {"engagement_per_session": "engagement /session", "ctr": "CTR",
                  "session_length": "session length", "user_utility": "utility /session",
@@ -48,7 +48,7 @@ def _parse_set(items: list[str]) -> dict[str, Any]:
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
-    from marlrec.data import fetch
+    from marlrec.datasets import fetch
 
     path = fetch(args.name, data_dir=args.data_dir, force=args.force)
     print(f"{args.name}: {path}")
@@ -75,7 +75,7 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     import envs
-    from marlrec.scripted_comparison import (
+    from marlrec.evaluation.scripted_comparison import (
         compare_slate_policies,
         write_report,
     )
@@ -108,14 +108,14 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from marlrec.spec import load_spec
+    from marlrec.config.spec import load_spec
 
     spec = load_spec(args.spec, args.set or [])  # fails here, before Ray starts
     import ray
     from rich.console import Console
 
     from marlrec.encoder.pool import running_pool
-    from marlrec.run import WORKER_ENV_VARS, run_experiment
+    from marlrec.training.run import WORKER_ENV_VARS, run_experiment
 
     if not ray.is_initialized():
         # A fresh local Ray unless RAY_ADDRESS names a cluster ("auto" on a head node);
@@ -157,7 +157,7 @@ def _report(console: Any, folder: Path) -> None:
     from rich.progress import Progress
     from rich.table import Table
 
-    from marlrec.report import load_spec_of, write_report
+    from marlrec.report.experiment_report import load_spec_of, write_report
 
     spec = load_spec_of(folder)
     total = (len(spec.algorithms) * len(spec.sharing) + len(spec.evaluation.baselines)) * len(
@@ -187,8 +187,8 @@ def _report(console: Any, folder: Path) -> None:
 
 
 def _cmd_launch(args: argparse.Namespace) -> int:
-    from marlrec.launch import LaunchPlan, launch
-    from marlrec.spec import load_spec
+    from marlrec.cluster.launch import LaunchPlan, launch
+    from marlrec.config.spec import load_spec
 
     # the cluster fetches the data in its own setup: only the spec is checked here
     spec = load_spec(args.spec, args.set or [], check_data=False)  # before any cluster
@@ -211,7 +211,7 @@ def _cmd_launch(args: argparse.Namespace) -> int:
 def _cmd_down(args: argparse.Namespace) -> int:
     import subprocess
 
-    from marlrec.launch import LaunchPlan
+    from marlrec.cluster.launch import LaunchPlan
 
     if not Path(args.cluster).is_file():
         raise FileNotFoundError(f"--cluster {args.cluster}: no such cluster config")
@@ -229,7 +229,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _print_results(console: Any, results: list, title: str) -> None:
     from rich.table import Table
 
-    from marlrec.scripted_comparison import HEADLINE_METRICS
+    from marlrec.evaluation.scripted_comparison import HEADLINE_METRICS
 
     table = Table(title=title)
     table.add_column("slate policy", no_wrap=True)
@@ -274,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="train the algorithm x sharing x seed grid of an experiment "
                          "spec")
-    run.add_argument("spec", help="YAML experiment spec (see marlrec/spec.py)")
+    run.add_argument("spec", help="YAML experiment spec (see marlrec/config/spec.py)")
     run.add_argument("--set", action="append", metavar="KEY.PATH=VALUE",
                      help="override a spec key, e.g. --set stop.env_steps=4000")
     run.add_argument("--resume", action="store_true",

@@ -9,7 +9,7 @@
   every training result under ``encoder_pool``, so they reach Tune and W&B.
 - :class:`EncodeUserStateTexts`: the env-to-module connector for envs built with
   ``user_state="text_deferred"``: one encoder call per runner step for the state texts of
-  all its sub-envs (:func:`marlrec.connectors.env_to_module_connectors` adds it).
+  all its sub-envs (:func:`marlrec.training.connectors.env_to_module_connectors` adds it).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ray.rllib.connectors.connector_v2 import ConnectorV2
 
 from marlrec.encoder.pool import ClientStats, EncoderClient, EncoderPoolConfig, pool_stats
 from marlrec.encoder.text_state import TextStateObservations
-from marlrec.rllib_env import EcosystemEnvRunner
+from marlrec.training.rllib_env import EcosystemEnvRunner
 
 
 def _clients(env: Any) -> list[EncoderClient]:

@@ -8,7 +8,8 @@ writes them into the ``user_state`` slice of flat observations (in the env's obs
 basis), and recomputes the ``similarity`` candidate feature at full width from the
 candidates' item vectors. Training calls it from the env-to-module connector
 (:class:`marlrec.encoder.rllib.EncodeUserStateTexts`, one call for all sub-envs of a
-runner); evaluation calls it from :class:`marlrec.learned_behaviour.LearnedBehaviour`, with
+runner); evaluation calls it from :class:`marlrec.evaluation.learned_behaviour.LearnedBehaviour`,
+with
 the same encoder object the training envs used (the pool's client when there is a pool), so
 a policy is evaluated on the observations it was trained on.
 """

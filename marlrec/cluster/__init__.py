@@ -1,0 +1,1 @@
+"""The same experiment on a Ray cluster: cluster.yaml, job submission."""

@@ -1,0 +1,1 @@
+"""Experiment specs: YAML validated into typed dataclasses, with no Ray or torch import."""

@@ -1,0 +1,573 @@
+"""Experiment specs: YAML validated into typed dataclasses before anything runs.
+
+A spec separates the task (``env``: preset and parameters), who learns (``roles``), how
+agents share modules (``sharing``), the algorithms, the seeds, the budget (``stop``),
+``resources``, ``logging`` and ``evaluation``, BenchMARL style. Every key is checked: a
+wrong key, type or value raises :class:`SpecError` naming the key path, the value and what
+is allowed, e.g. ``experiment.roles.user.behaviour: 'oracle' is not one of
+['choice_model']``.
+
+    name: quickstart
+    env:
+      preset: interest_evolution
+      params: {catalog: movielens-100k, num_sessions: 16, user_state: item_mean}
+      encoder: minilm            # hashing (default, lexical) | minilm
+    roles:                       # optional: defaults come from the preset
+      slate_policy: {learned: true}
+      user: {learned: false, behaviour: choice_model}
+    sharing: per_role            # independent | per_role | shared | consensus, or a list
+    consensus_strength: 0.01     # sharing: consensus pulls modules to their role's mean
+    algorithms: [PPO, MAPPO]     # PPO | MAPPO | APPO | IMPALA | DQN
+    model: {slate_actor: candidate_scoring, fcnet_hiddens: [256, 256]}
+    training: {train_batch_size_per_learner: 2000, lr: 0.0003}   # AlgorithmConfig.training
+    seeds: [0, 1, 2]
+    stop: {env_steps: 20000}
+    resources: {num_env_runners: 1, num_envs_per_env_runner: 1}
+    logging: {wandb_mode: offline, wandb_project: marlrec, checkpoint_every: 5}
+    evaluation: {episodes: 10, seed: 1000, baselines: [random, greedy_by_appeal]}
+    encoder_pool: {num_replicas: 2, num_cpus: 1, max_batch_size: 64}   # optional, minilm
+
+``env.params`` takes the :class:`envs.ecosystem.EcosystemConfig` fields and the catalog
+parameters (``envs.CATALOG_PARAMS``: ``catalog``, sizes, seeds, ``data_dir``, MovieLens'
+``holdout`` and ``holdout_seed``), all checked here: every value by
+:func:`envs.check_catalog_params` over the preset's defaults, including, for MovieLens, that
+the data was fetched into ``data_dir`` (``parse_spec(..., check_data=False)`` skips that
+one check of this machine).
+
+``encoder_pool`` (keys of :class:`marlrec.encoder.pool.EncoderPoolConfig`) serves the
+``minilm`` encoder from Ray actors for the whole experiment instead of one copy of the
+model per env runner.
+
+Tune runs the grid ``algorithms x sharing x seeds``.
+
+``--set key.path=value`` overrides (:func:`apply_overrides`) are applied to the raw mapping
+before validation, so they are checked the same way.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import envs
+from envs.ecosystem import EcosystemConfig
+from marlrec.encoder.pool import EncoderPoolConfig
+
+ROLES = envs.ROLES
+SHARING_MODES = ("independent", "per_role", "shared", "consensus")
+ALGORITHMS = ("PPO", "MAPPO", "APPO", "IMPALA", "DQN")
+"""Algorithm names (marlrec.training.rllib_config.ALGORITHMS declares their capabilities)."""
+SLATE_ACTORS = ("candidate_scoring", "mlp")
+ACTIVATIONS = ("tanh", "relu")
+SCRIPTED_BEHAVIOURS = envs.ROLE_BEHAVIOURS
+DEFAULT_BEHAVIOUR = {"slate_policy": "greedy_by_appeal", "user": "choice_model",
+                     "provider": "static"}
+WANDB_MODES = ("offline", "online", "disabled")
+SELECTION_METRICS = ("engagement_per_session", "user_utility", "session_length", "ctr",
+                     "catalog_coverage", "intra_list_diversity", "novelty", "active_providers")
+"""Episode metrics (``envs/metrics.py``) where higher is better: evaluation.metric choices."""
+_CATALOG_PARAMS = envs.CATALOG_PARAMS
+"""The catalog parameters of ``env.params`` (owned and checked by :mod:`envs.presets`)."""
+
+
+_FIXED_FOR_EVALUATION = ("num_sessions", "num_candidates", "slate_size", "user_state",
+                         "reveal_quality", "item_attributes", "intent", *_CATALOG_PARAMS)
+"""Env params that fix the learned modules' agents, spaces or item/user ids, or the
+catalog and its ratings split (the held-out ratings the offline ranking scores)."""
+
+
+class SpecError(ValueError):
+    """A spec key has a wrong name, type or value; the message names all three."""
+
+
+ENCODERS = ("hashing", "minilm")
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    preset: str = "interest_evolution"
+    params: dict[str, Any] = field(default_factory=dict)
+    encoder: str = "hashing"  # "minilm": all-MiniLM-L6-v2, loaded once per worker process
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    learned: bool = True
+    behaviour: str | None = None  # the scripted behaviour when not learned
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The learned modules. ``slate_actor``: ``candidate_scoring`` (one MLP scores each
+    candidate; PPO, MAPPO, APPO, IMPALA) or ``mlp`` (an MLP on the flattened observation); ``None``
+    takes the algorithm's default (see ``marlrec.training.rllib_config``)."""
+
+    slate_actor: str | None = None
+    fcnet_hiddens: list[int] = field(default_factory=lambda: [256, 256])
+    fcnet_activation: str = "tanh"
+    scorer_hiddens: list[int] = field(default_factory=lambda: [64, 64])
+    id_embedding_dim: int = 32  # the env's user_state="id": learned user / item embeddings
+
+
+@dataclass(frozen=True)
+class StopSpec:
+    env_steps: int = 20_000
+
+
+@dataclass(frozen=True)
+class ResourcesSpec:
+    num_env_runners: int = 1
+    num_envs_per_env_runner: int = 1
+    num_learners: int = 0
+    num_gpus_per_learner: float = 0.0
+    # custom Ray resources each env runner asks for, e.g. {rollout: 1} to place env
+    # runners on cluster.yaml's cpu_rollout nodes
+    env_runner_resources: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoggingSpec:
+    wandb_mode: str = "offline"
+    wandb_project: str = "marlrec"
+    wandb_group: str | None = None
+    checkpoint_every: int = 5
+    results_dir: str = "results"
+
+
+@dataclass(frozen=True)
+class EvaluationSpec:
+    """See :mod:`marlrec.evaluation.protocol`: ``episodes`` per evaluation on fixed seeds from
+    ``seed``, each time training crosses a multiple of ``every_env_steps`` env steps (the
+    same points for every algorithm, whatever its iteration size); the absolute metric
+    re-evaluates each run's best modules on ``absolute_factor x episodes`` episodes;
+    ``metric`` picks the best and is the headline of the report."""
+
+    episodes: int = 10
+    seed: int = 1000
+    every_env_steps: int | None = None  # None: once, at the end of training
+    absolute_factor: int = 10
+    metric: str = "engagement_per_session"
+    # None: random and greedy_by_appeal slates when the slate policy learns, else the
+    # scripted behaviours of the learned roles
+    baselines: list[str] | None = None
+    # env params of the evaluation envs, merged over env.params (dicts key by key), e.g.
+    # {cold_start: {include_cold: true}}: train without new users and items, evaluate with
+    env_params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConfirmationSpec:
+    """A confirmatory run: the ``hypothesis`` it tests, written before it runs, and the
+    ``selection`` run whose choice it confirms (the path of that run's ``scores.json``,
+    relative to the working directory). Its training seeds and every evaluation episode
+    seed (in-training and absolute-metric) must be disjoint from the selection run's:
+    checked when the spec is validated, before anything runs."""
+
+    hypothesis: str = ""
+    selection: str = ""
+
+
+ABSOLUTE_SEED_STRIDE = 1_000_000
+"""Run ``r``'s absolute-metric episodes start at ``evaluation.seed + STRIDE * (r + 1)``."""
+
+
+def absolute_seed_of(evaluation_seed: int, run: int) -> int:
+    """First episode seed of run ``run``'s absolute-metric evaluation."""
+    return evaluation_seed + ABSOLUTE_SEED_STRIDE * (run + 1)
+
+
+def episode_seeds(evaluation_seed: int, episodes: int, runs: int, absolute_episodes: int
+                  ) -> list[range]:
+    """Every evaluation episode seed of an experiment: the in-training evaluations'
+    ``evaluation_seed + e`` and each run's absolute-metric episodes."""
+    first = [absolute_seed_of(evaluation_seed, r) for r in range(runs)]
+    return [range(evaluation_seed, evaluation_seed + episodes),
+            *(range(a, a + absolute_episodes) for a in first)]
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    name: str
+    env: EnvSpec = field(default_factory=EnvSpec)
+    roles: dict[str, RoleSpec] = field(default_factory=dict)
+    sharing: list[str] = field(default_factory=lambda: ["per_role"])
+    consensus_strength: float = 0.01  # penalty on ||theta - role mean||^2
+    algorithms: list[str] = field(default_factory=lambda: ["PPO"])
+    model: ModelSpec = field(default_factory=ModelSpec)
+    training: dict[str, Any] = field(default_factory=dict)  # AlgorithmConfig.training(...)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    stop: StopSpec = field(default_factory=StopSpec)
+    resources: ResourcesSpec = field(default_factory=ResourcesSpec)
+    logging: LoggingSpec = field(default_factory=LoggingSpec)
+    evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
+    encoder_pool: EncoderPoolConfig | None = None
+    confirmation: ConfirmationSpec | None = None
+
+    @property
+    def learned_roles(self) -> list[str]:
+        return [r for r in ROLES if self.roles[r].learned]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fully resolved spec, as written next to the results."""
+        return dataclasses.asdict(self)
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp)).replace("NoneType", "null")
+
+
+def _convert(value: Any, tp: Any, path: str) -> Any:
+    """``value`` checked against the annotation ``tp`` (dataclasses recursively)."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, path)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in (o for o in options if o is not type(None)):
+            try:
+                return _convert(value, option, path)
+            except SpecError as e:
+                errors.append(str(e))
+        raise SpecError(errors[0])
+    if origin is list:
+        if not isinstance(value, list):
+            raise SpecError(f"{path}: {value!r} must be a list")
+        (item,) = typing.get_args(tp)
+        return [_convert(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise SpecError(f"{path}: {value!r} must be a mapping")
+        _, item = typing.get_args(tp)
+        return {str(k): _convert(v, item, f"{path}.{k}") for k, v in value.items()}
+    if tp is Any:
+        return value
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is int and isinstance(value, bool) or not isinstance(value, tp):
+        raise SpecError(f"{path}: {value!r} must be {_type_name(tp)}, got "
+                        f"{type(value).__name__}")
+    return value
+
+
+def _build(cls: type, raw: Any, path: str) -> Any:
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: {raw!r} must be a mapping with keys "
+                        f"{[f.name for f in dataclasses.fields(cls)]}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(raw) - set(names))
+    if unknown:
+        raise SpecError(f"{path}: unknown key(s) {unknown}; allowed: {names}")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in raw:
+            kwargs[f.name] = _convert(raw[f.name], hints[f.name], f"{path}.{f.name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise SpecError(f"{path}.{f.name}: missing (required)")
+    try:
+        return cls(**kwargs)
+    except ValueError as e:  # a dataclass's own value checks (e.g. EncoderPoolConfig)
+        raise SpecError(f"{path}: {e}") from e
+
+
+def _one_of(path: str, value: Any, allowed: tuple | list) -> None:
+    if value not in allowed:
+        raise SpecError(f"{path}: {value!r} is not one of {list(allowed)}")
+
+
+def _at_least(path: str, value: float, low: float) -> None:
+    if value < low:
+        raise SpecError(f"{path}: {value!r} must be >= {low}")
+
+
+def _check(spec: ExperimentSpec, check_data: bool = True) -> ExperimentSpec:
+    """Value checks beyond types; resolves role defaults from the preset. ``check_data``:
+    also check that a MovieLens catalog's data was fetched (on this machine)."""
+    p = "experiment"
+    if not spec.name or any(c in spec.name for c in "/\\ "):
+        raise SpecError(f"{p}.name: {spec.name!r} must be a non-empty name without spaces or "
+                        "slashes (it names the results folder)")
+    _one_of(f"{p}.env.preset", spec.env.preset, sorted(envs.PRESETS))
+    _one_of(f"{p}.env.encoder", spec.env.encoder, ENCODERS)
+    _check_env_params(f"{p}.env.params", dict(spec.env.params), preset=spec.env.preset,
+                      check_data=check_data)
+    _check_env_params(f"{p}.evaluation.env_params", evaluation_env_params(spec),
+                      spec.evaluation.env_params, preset=spec.env.preset, check_data=False)
+    fixed = sorted(set(spec.evaluation.env_params) & set(_FIXED_FOR_EVALUATION))
+    if fixed:
+        raise SpecError(f"{p}.evaluation.env_params: {fixed} cannot differ from training "
+                        "(they change the agents, their observations or the catalog the "
+                        "modules learned); allowed to differ: the dynamics, e.g. cold_start, "
+                        "horizon, user_model, provider_model")
+
+    preset_learned = envs.PRESETS[spec.env.preset].learned_roles
+    unknown_roles = sorted(set(spec.roles) - set(ROLES))
+    if unknown_roles:
+        raise SpecError(f"{p}.roles: unknown role(s) {unknown_roles}; allowed: {list(ROLES)}")
+    roles = {}
+    for role in ROLES:
+        given = spec.roles.get(role, RoleSpec(learned=role in preset_learned))
+        path = f"{p}.roles.{role}"
+        if given.learned and given.behaviour is not None:
+            raise SpecError(f"{path}.behaviour: {given.behaviour!r} given for a learned role; "
+                            "set learned: false to script it")
+        behaviour = given.behaviour
+        if not given.learned:
+            behaviour = behaviour or DEFAULT_BEHAVIOUR[role]
+            _one_of(f"{path}.behaviour", behaviour, SCRIPTED_BEHAVIOURS[role])
+        roles[role] = RoleSpec(learned=given.learned, behaviour=behaviour)
+    if not any(r.learned for r in roles.values()):
+        raise SpecError(f"{p}.roles: no role is learned; at least one must be")
+
+    if not spec.sharing or len(set(spec.sharing)) != len(spec.sharing):
+        raise SpecError(f"{p}.sharing: {spec.sharing!r} must name distinct modes of "
+                        f"{list(SHARING_MODES)}")
+    for i, mode in enumerate(spec.sharing):
+        _one_of(f"{p}.sharing[{i}]" if len(spec.sharing) > 1 else f"{p}.sharing", mode,
+                SHARING_MODES)
+    if not spec.consensus_strength > 0:
+        raise SpecError(f"{p}.consensus_strength: {spec.consensus_strength!r} must be > 0 "
+                        "(0 would be sharing: independent)")
+    if not spec.algorithms:
+        raise SpecError(f"{p}.algorithms: empty; name at least one of {list(ALGORITHMS)}")
+    for i, algo in enumerate(spec.algorithms):
+        _one_of(f"{p}.algorithms[{i}]", algo, ALGORITHMS)
+    _check_capabilities(spec, roles, f"{p}.algorithms")
+    _check_model(spec, f"{p}.model")
+    if spec.training:
+        _check_training(spec, f"{p}.training")
+    if not spec.seeds or len(set(spec.seeds)) != len(spec.seeds):
+        raise SpecError(f"{p}.seeds: {spec.seeds!r} must be a non-empty list of distinct ints")
+    _at_least(f"{p}.stop.env_steps", spec.stop.env_steps, 1)
+    r = spec.resources
+    _at_least(f"{p}.resources.num_env_runners", r.num_env_runners, 0)
+    _at_least(f"{p}.resources.num_envs_per_env_runner", r.num_envs_per_env_runner, 1)
+    _at_least(f"{p}.resources.num_learners", r.num_learners, 0)
+    _at_least(f"{p}.resources.num_gpus_per_learner", r.num_gpus_per_learner, 0)
+    for key, amount in r.env_runner_resources.items():
+        _at_least(f"{p}.resources.env_runner_resources.{key}", amount, 1e-4)
+    _one_of(f"{p}.logging.wandb_mode", spec.logging.wandb_mode, WANDB_MODES)
+    _at_least(f"{p}.logging.checkpoint_every", spec.logging.checkpoint_every, 1)
+    _at_least(f"{p}.evaluation.episodes", spec.evaluation.episodes, 1)
+    if spec.encoder_pool is not None and spec.env.encoder != "minilm":
+        raise SpecError(f"{p}.encoder_pool: given with env.encoder={spec.env.encoder!r}; the "
+                        "pool serves the transformers encoder: set env.encoder: minilm")
+    every = spec.evaluation.every_env_steps or spec.stop.env_steps
+    _at_least(f"{p}.evaluation.every_env_steps", every, 1)
+    if spec.stop.env_steps % every:
+        raise SpecError(f"{p}.evaluation.every_env_steps: {every} must divide "
+                        f"stop.env_steps ({spec.stop.env_steps}) so that every run has the "
+                        "same evaluation points")
+    _at_least(f"{p}.evaluation.absolute_factor", spec.evaluation.absolute_factor, 1)
+    _one_of(f"{p}.evaluation.metric", spec.evaluation.metric, SELECTION_METRICS)
+    offered = [b for r in ROLES if roles[r].learned for b in SCRIPTED_BEHAVIOURS[r]]
+    if roles["slate_policy"].learned and spec.env.params.get("catalog") == "movielens-100k":
+        offered.append("collaborative_filtering")  # privileged: evaluation baseline only
+    baselines = spec.evaluation.baselines
+    if baselines is None:
+        baselines = (["random", "greedy_by_appeal"] if roles["slate_policy"].learned
+                     else [b for b in offered if b != "collaborative_filtering"])
+    for i, name in enumerate(baselines):
+        _one_of(f"{p}.evaluation.baselines[{i}]", name, offered)
+    if spec.confirmation is not None:
+        _check_confirmation(spec, f"{p}.confirmation", check_files=check_data)
+    return dataclasses.replace(spec, roles=roles, evaluation=dataclasses.replace(
+        spec.evaluation, every_env_steps=every, baselines=list(baselines)))
+
+
+def _check_confirmation(spec: ExperimentSpec, path: str, check_files: bool) -> None:
+    """A confirmatory run shares no training seed and no evaluation episode with the run
+    whose choice it confirms (read from its ``scores.json`` unless ``check_files`` is
+    false: a spec re-read next to its results was checked when it ran)."""
+    import json
+
+    c = spec.confirmation
+    if not c.hypothesis.strip():
+        raise SpecError(f"{path}.hypothesis: empty; state what the run confirms before it runs")
+    if not check_files:
+        return
+    selection = Path(c.selection)
+    try:
+        chosen = json.loads(selection.read_text())
+    except (OSError, ValueError) as e:
+        raise SpecError(f"{path}.selection: {c.selection!r} is not a readable scores.json of "
+                        f"the selection run ({e})") from e
+    missing = [k for k in ("seeds", "evaluation_seed", "evaluation_episodes",
+                           "episodes_per_run") if k not in chosen]
+    if missing:
+        raise SpecError(f"{path}.selection: {c.selection!r} lacks {missing} (a report written "
+                        "before selection runs recorded their evaluation seeds); re-report it "
+                        "with `marlrec report`")
+    shared = sorted(set(spec.seeds) & set(chosen["seeds"]))
+    if shared:
+        raise SpecError(f"{path}: training seeds {shared} also trained the selection run "
+                        f"{c.selection!r} (its seeds {chosen['seeds']}); a confirmation "
+                        "needs fresh ones")
+    e = spec.evaluation
+    ours = episode_seeds(e.seed, e.episodes, len(spec.seeds), e.absolute_factor * e.episodes)
+    theirs = episode_seeds(chosen["evaluation_seed"], chosen["evaluation_episodes"],
+                           len(chosen["seeds"]), chosen["episodes_per_run"])
+    for a in ours:
+        for b in theirs:
+            if a.start < b.stop and b.start < a.stop:
+                raise SpecError(
+                    f"{path}: evaluation episodes seeded {a.start}..{a.stop - 1} overlap the "
+                    f"selection run's {b.start}..{b.stop - 1}; choose an evaluation.seed "
+                    f"whose episodes played no part in the choice (e.g. "
+                    f"{chosen['evaluation_seed'] + 100_000})")
+
+
+def _check_env_params(path: str, params: dict[str, Any],
+                      given: dict[str, Any] | None = None, preset: str = "interest_evolution",
+                      check_data: bool = True) -> None:
+    """Env params name known keys with values the env accepts; ``given`` (default
+    ``params``) are the keys the user wrote at ``path``. Catalog parameters are checked
+    over ``preset``'s catalog defaults by :func:`envs.check_catalog_params` (with
+    ``check_data``, that MovieLens was fetched into ``data_dir``)."""
+    config_fields = {f.name for f in dataclasses.fields(EcosystemConfig)}
+    unknown = sorted(set(params if given is None else given) - config_fields
+                     - set(_CATALOG_PARAMS))
+    if unknown:
+        raise SpecError(f"{path}: unknown key(s) {unknown}; allowed: "
+                        f"{sorted(config_fields | set(_CATALOG_PARAMS))}")
+    try:
+        envs.catalog_params(preset, params, check_data=check_data)
+    except envs.CatalogParamError as e:
+        raise SpecError(f"{path}.{e.param}: {e.value!r} {e.allowed}") from e
+    try:
+        EcosystemConfig().with_overrides(**{k: v for k, v in params.items()
+                                            if k in config_fields})
+    except (ValueError, TypeError) as e:
+        raise SpecError(f"{path}: {e}") from e
+
+
+def merged_params(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overrides`` applied, nested dicts merged key by key."""
+    out = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged_params(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def evaluation_env_params(spec: ExperimentSpec) -> dict[str, Any]:
+    """The env params of evaluation envs: ``env.params`` updated by
+    ``evaluation.env_params``."""
+    return merged_params(dict(spec.env.params), dict(spec.evaluation.env_params))
+
+
+def _check_capabilities(spec: ExperimentSpec, roles: dict[str, RoleSpec], path: str) -> None:
+    """Every algorithm must be able to learn every learned role's action space."""
+    from marlrec.training.rllib_config import unsupported_roles
+
+    learned = [r for r in ROLES if roles[r].learned]
+    for i, algo in enumerate(spec.algorithms):
+        refused = unsupported_roles(algo, learned)
+        if refused:
+            kinds = [envs.ROLE_ACTION_KINDS[r] for r in refused]
+            raise SpecError(f"{path}[{i}]: {algo!r} cannot learn role(s) {refused} (actions "
+                            f"{kinds}); script them (roles.<role>.learned: false) or choose "
+                            "an algorithm that supports them")
+
+
+def _check_model(spec: ExperimentSpec, path: str) -> None:
+    from marlrec.training.rllib_config import ALGORITHMS as REGISTRY
+
+    model = spec.model
+    if model.slate_actor is not None:
+        _one_of(f"{path}.slate_actor", model.slate_actor, SLATE_ACTORS)
+        for algo in spec.algorithms:
+            offered = REGISTRY[algo].slate_actors
+            if model.slate_actor not in offered:
+                raise SpecError(f"{path}.slate_actor: {model.slate_actor!r} is not available "
+                                f"with {algo}; it offers {list(offered)}")
+    _one_of(f"{path}.fcnet_activation", model.fcnet_activation, ACTIVATIONS)
+    for name in ("fcnet_hiddens", "scorer_hiddens"):
+        sizes = getattr(model, name)
+        if not sizes or any(n < 1 for n in sizes):
+            raise SpecError(f"{path}.{name}: {sizes!r} must be a non-empty list of positive "
+                            "layer sizes")
+    _at_least(f"{path}.id_embedding_dim", model.id_embedding_dim, 1)
+
+
+def _check_training(spec: ExperimentSpec, path: str) -> None:
+    """Training keys must be parameters of every named algorithm's ``training()``."""
+    import inspect
+
+    from marlrec.training.rllib_config import ALGORITHMS as REGISTRY  # imports RLlib, not Ray
+
+    for algo in spec.algorithms:
+        config_class = REGISTRY[algo].config_class
+        allowed = {name for cls in config_class.__mro__ if "training" in vars(cls)
+                   for name in inspect.signature(vars(cls)["training"]).parameters} - {"self"}
+        unknown = sorted(set(spec.training) - allowed)
+        if unknown:
+            raise SpecError(f"{path}: unknown key(s) {unknown} for {algo}; allowed: "
+                            f"{sorted(allowed - {'kwargs'})}")
+
+
+def parse_spec(raw: Any, check_data: bool = True) -> ExperimentSpec:
+    """A validated :class:`ExperimentSpec` from a mapping (as loaded from YAML).
+
+    ``check_data=False`` skips the checks that depend on this machine's files, not on the
+    spec: that a MovieLens catalog's data was fetched into ``env.params.data_dir`` (for a
+    spec that will run elsewhere, e.g. on a cluster whose nodes fetch it) and that a
+    confirmation's selection ``scores.json`` is disjoint from it (checked when it ran).
+    """
+    if isinstance(raw, dict) and isinstance(raw.get("sharing"), str):
+        raw = {**raw, "sharing": [raw["sharing"]]}  # one mode, or a list for the grid
+    return _check(_build(ExperimentSpec, raw, "experiment"), check_data)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """A copy of ``raw`` with ``key.path=value`` overrides (values parsed as YAML)."""
+    out = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise SpecError(f"--set {item!r}: expected key.path=value, e.g. "
+                            "--set stop.env_steps=4000")
+        node = out
+        parts = key.split(".")
+        for i, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise SpecError(f"--set {item!r}: experiment.{'.'.join(parts[:i + 1])} is "
+                                f"{child!r}, not a mapping")
+            node = child
+        node[parts[-1]] = yaml.safe_load(text)
+    return out
+
+
+def load_spec(path: str | Path, overrides: list[str] | None = None,
+              check_data: bool = True) -> ExperimentSpec:
+    """Reads, overrides and validates the YAML spec at ``path`` (``check_data`` as in
+    :func:`parse_spec`)."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise SpecError(f"{path}: no such experiment spec") from e
+    except yaml.YAMLError as e:
+        raise SpecError(f"{path}: not valid YAML ({e})") from e
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: the spec must be a mapping at the top level")
+    raw.setdefault("name", path.stem)
+    return parse_spec(apply_overrides(raw, overrides or []), check_data)

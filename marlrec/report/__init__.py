@@ -1,0 +1,2 @@
+"""Reports: an experiment's absolute metric, tables and plots, and the
+result figures in the docs."""

@@ -1,0 +1,361 @@
+"""Experiments on Ray Tune: two trials with W&B offline run files, resume, checkpoints."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+ray = pytest.importorskip("ray")
+
+from marlrec.cli import main  # noqa: E402
+from marlrec.config.spec import parse_spec  # noqa: E402
+
+TINY = {"num_sessions": 2, "num_candidates": 4, "horizon": 20, "user_state": "item_mean",
+        "num_items": 60, "num_providers": 3, "num_users": 50}
+TRAINING = {"train_batch_size_per_learner": 200, "minibatch_size": 100, "num_epochs": 1}
+
+
+def tiny_spec(results_dir, **extra):
+    return parse_spec({
+        "name": "tiny", "env": {"preset": "interest_evolution", "params": TINY},
+        "training": TRAINING, "seeds": [0, 1], "stop": {"env_steps": 400},
+        "evaluation": {"episodes": 2, "seed": 1000, "every_env_steps": 200,
+                       "absolute_factor": 2},
+        "resources": {"num_env_runners": 0},
+        "logging": {"results_dir": str(results_dir), "checkpoint_every": 1,
+                    "wandb_mode": "offline"}, **extra})
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def finished_run(local_ray, tmp_path_factory):
+    from marlrec.training.run import run_experiment
+
+    results = tmp_path_factory.mktemp("results")
+    spec = tiny_spec(results)
+    command = ["run", "tiny.yaml", "--set", "seeds=[0,1]"]  # what the CLI would record
+    return spec, results / "tiny", run_experiment(spec, verbose=0, command=command)
+
+
+def test_two_trials_write_results_checkpoints_and_wandb_offline_runs(finished_run):
+    spec, folder, summaries = finished_run
+    assert sorted(s.seed for s in summaries) == [0, 1]
+    assert all(s.env_steps >= 400 and s.checkpoint for s in summaries)
+    assert yaml.safe_load((folder / "spec.resolved.yaml").read_text()) == spec.to_dict()
+    for s in summaries:
+        trial = folder / "PPO-per_role" / s.path.split("/")[-1]
+        params = json.loads((trial / "params.json").read_text())
+        assert params["env_config"]["marlrec_spec"]["name"] == "tiny"  # logged per trial
+        rows = (trial / "progress.csv").read_text()
+        assert len(rows.strip().splitlines()) == 3  # header + 2 iterations of 200 steps
+    runs = sorted((folder / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2
+    for run in runs:
+        (log,) = run.glob("run-*.wandb")
+        data = log.read_bytes()
+        assert b"episode_return_mean" in data and b"num_env_steps_sampled_lifetime" in data
+        assert b"engagement_per_session" in data  # the ecosystem's own episode metrics
+
+
+def test_resume_does_not_redo_finished_trials(finished_run):
+    from marlrec.training.run import run_experiment
+
+    spec, folder, summaries = finished_run
+    before = {p: p.read_text() for p in folder.glob("PPO-per_role/*/progress.csv")}
+    again = run_experiment(spec, resume=True, verbose=0)
+    assert sorted(s.seed for s in again) == [0, 1]
+    assert {p: p.read_text() for p in folder.glob("PPO-per_role/*/progress.csv")} == before
+
+
+def test_checkpoint_round_trip_restores_weights_and_training_continues(local_ray, tmp_path):
+    from ray.rllib.algorithms.algorithm import Algorithm
+
+    from marlrec.training.rllib_config import build_algorithm_config
+
+    spec = tiny_spec(tmp_path)
+    algo = build_algorithm_config(spec, "PPO", "per_role", seed=0).build_algo()
+    try:
+        algo.train()
+        algo.save_to_path(str(tmp_path / "ckpt"))
+        weights = algo.get_module("slate_policy").get_state()
+    finally:
+        algo.stop()
+    restored = Algorithm.from_checkpoint(str(tmp_path / "ckpt"))
+    try:
+        again = restored.get_module("slate_policy").get_state()
+        assert weights.keys() == again.keys()
+        for key in weights:
+            np.testing.assert_array_equal(np.asarray(weights[key]), np.asarray(again[key]))
+        result = restored.train()
+        assert result["env_runners"]["num_env_steps_sampled_lifetime"] >= 400
+    finally:
+        restored.stop()
+
+
+def test_run_refuses_a_bad_spec_before_ray_starts(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("env: {preset: interest_evolution}\nsharing: federated\n")
+    was_running = ray.is_initialized()
+    assert main(["run", str(bad)]) == 2
+    assert "experiment.sharing: 'federated' is not one of" in capsys.readouterr().err
+    assert ray.is_initialized() == was_running
+
+
+def test_the_report_aggregates_best_modules_and_baselines_on_the_same_episodes(
+        finished_run, tmp_path):
+    from PIL import Image
+
+    from marlrec.report.experiment_report import write_report
+
+    spec, folder, summaries = finished_run
+    for seed in (0, 1):  # evaluated at both iterations (every 200 steps), best modules kept
+        best = json.loads((folder / "best" / "PPO-per_role" / f"seed_{seed}" / "best.json")
+                          .read_text())
+        assert best["iteration"] in (1, 2) and best["modules"] == ["slate_policy"]
+    out = write_report(folder, reps=200)
+    assert out == folder / "report"
+    report = (out / "report.md").read_text()
+    for row in ("| PPO per_role |", "| random |", "| greedy_by_appeal |", "P(row > column)"):
+        assert row in report
+    for png in ("learning_curves.png", "absolute_metric.png", "probability_of_improvement.png",
+                "performance_profile.png", "tradeoff.png"):
+        with Image.open(out / png) as image:
+            image.verify()
+            assert image.format == "PNG" and image.size[0] > 300
+        assert (out / png).stat().st_size > 5000
+    scores = json.loads((out / "scores.json").read_text())
+    from marlrec.training.run import code_commit
+
+    provenance = scores["provenance"]  # every number names its command and commit
+    assert provenance["training_command"] == "marlrec run tiny.yaml --set 'seeds=[0,1]'"
+    assert provenance["training_commit"] == provenance["report_commit"] == code_commit()
+    assert f"at commit {code_commit()}" in report
+    episodes = 2 * 2  # absolute_factor x evaluation.episodes
+    for name in ("PPO per_role", "random", "greedy_by_appeal"):
+        runs = scores["policies"][name]["runs"]
+        assert len(runs) == 2 and all(len(r) == episodes for r in runs)
+    assert len(scores["policies"]["PPO per_role"]["curve"]) == 2  # two evaluation points
+    marl_eval = json.loads((out / "marl_eval.json").read_text())
+    assert set(marl_eval["marlrec"]["interest_evolution"]) == {"PPO per_role", "random",
+                                                                "greedy_by_appeal"}
+    # the same episodes: a baseline evaluated again gives the same runs
+    again = json.loads((write_report(folder, reps=200) / "scores.json").read_text())
+    assert again["policies"]["greedy_by_appeal"] == scores["policies"]["greedy_by_appeal"]
+
+    # a run without best modules: the report is refused and nothing is written
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    shutil.rmtree(copy / "best" / "PPO-per_role" / "seed_1")
+    shutil.rmtree(copy / "report")
+    with pytest.raises(ValueError, match=r"runs without evaluated best modules: "
+                                         r"\['PPO-per_role seed 1'\]"):
+        write_report(copy, reps=100)
+    assert not (copy / "report").exists()
+    assert main(["report", str(copy)]) == 2
+
+
+def test_a_grid_of_sharing_modes_with_mappo_and_the_encoder_pool_from_the_spec(
+        local_ray, tmp_path):
+    """``sharing`` as a list makes one Tune experiment per algorithm x mode; the spec's
+    ``encoder_pool`` serves minilm to every trial's envs and reports its figures, and is
+    gone when the run ends."""
+    from marlrec.encoder.pool import pool_stats
+    from marlrec.training.run import run_experiment
+
+    spec = tiny_spec(tmp_path, algorithms=["MAPPO"], sharing=["per_role", "independent"],
+                     seeds=[0], stop={"env_steps": 200},
+                     env={"preset": "interest_evolution", "encoder": "minilm",
+                          "params": {**TINY, "user_state": "text"}},
+                     encoder_pool={"num_replicas": 1, "num_cpus": 0, "name": "test-run-pool"},
+                     logging={"results_dir": str(tmp_path), "wandb_mode": "disabled"})
+    summaries = run_experiment(spec, verbose=0)
+    assert sorted((s.algorithm, s.sharing) for s in summaries) == [
+        ("MAPPO", "independent"), ("MAPPO", "per_role")]
+    for s in summaries:
+        result = json.loads(Path(s.path, "result.json").read_text().splitlines()[-1])
+        assert result["encoder_pool"]["requests"] > 0  # the pool served the trial
+        assert result["env_runners"]["encoder/texts"] > 0
+        assert "slate_policy" in result["learners"] or "slate_policy_0" in result["learners"]
+    with pytest.raises(ValueError, match="Failed to look up actor"):
+        pool_stats(spec.encoder_pool)  # stopped with the run
+
+
+def test_an_experiment_that_cannot_fit_the_cluster_is_refused_before_it_starts(
+        local_ray, tmp_path):
+    from marlrec.training.run import run_experiment
+
+    spec = tiny_spec(tmp_path, env={"preset": "interest_evolution", "encoder": "minilm",
+                                    "params": TINY},
+                     encoder_pool={"num_replicas": 2, "num_cpus": 1})
+    with pytest.raises(ValueError, match=r"the Ray cluster has 2 CPUs; one trial needs 1 .*"
+                                         r"and the encoder pool 2: lower"):
+        run_experiment(spec, verbose=0)
+    assert not (tmp_path / "tiny").exists()  # nothing written
+
+
+@pytest.mark.slow
+def test_a_killed_driver_resumes_from_its_last_checkpoint(tmp_path):
+    """`marlrec run` is killed (SIGKILL, with the Ray it started) once its synced
+    experiment state names a checkpoint; `--resume` continues the trial from there to the
+    budget."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    spec_file = tmp_path / "killed.yaml"
+    spec_file.write_text(yaml.safe_dump({
+        "name": "killed", "env": {"preset": "interest_evolution", "params": TINY},
+        "training": TRAINING, "seeds": [0], "stop": {"env_steps": 10000},
+        "resources": {"num_env_runners": 0},
+        "evaluation": {"episodes": 1, "every_env_steps": 2000, "absolute_factor": 1,
+                       "baselines": ["random"]},
+        "logging": {"results_dir": str(tmp_path), "checkpoint_every": 1,
+                    "wandb_mode": "disabled"}}))
+    driver = subprocess.Popen([sys.executable, "-m", "marlrec.cli", "run", str(spec_file)],
+                              start_new_session=True, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    def state_names_a_checkpoint() -> bool:  # what --resume will read: Tune's synced
+        # experiment state, whose checkpoint manager is stored cloudpickled as hex
+        import re
+
+        for path in tmp_path.glob("killed/PPO-per_role/experiment_state-*.json"):
+            pickled = re.findall(r"([0-9a-f]{64,})", path.read_text(errors="replace"))
+            if any(b"checkpoint_0000" in bytes.fromhex(v) for v in pickled):
+                return True
+        return False
+
+    # Wait on the state itself, however long the run takes to get there; the run ending
+    # first (its 50 iterations faster than a sync of the state) fails with that message.
+    while not state_names_a_checkpoint():
+        assert driver.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.5)  # a polling interval, not a deadline
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    assert main(["run", str(spec_file), "--resume"]) == 0
+    (results,) = tmp_path.glob("killed/PPO-per_role/PPO_*/result.json")
+    checkpoints = sorted(p.name for p in results.parent.glob("checkpoint_*"))
+    last = json.loads(results.read_text().strip().splitlines()[-1])
+    assert last["training_iteration"] == 50  # 50 iterations of 200 steps: the budget
+    assert last["env_runners"]["num_env_steps_sampled_lifetime"] >= 10000
+    # continued from a checkpoint of iteration >= 2, not trained from scratch again
+    assert last["training_iteration"] - last["iterations_since_restore"] >= 2
+    assert checkpoints[-1] == "checkpoint_000049"  # every checkpoint kept, the last at 50
+
+
+def test_a_movielens_report_puts_held_out_ranking_next_to_simulated_metrics(
+        local_ray, movielens_data, tmp_path):
+    from marlrec.report.experiment_report import write_report
+    from marlrec.training.run import run_experiment
+
+    params = {**TINY, "catalog": "movielens-100k"}
+    for key in ("num_items", "num_providers", "num_users"):
+        params.pop(key)
+    spec = tiny_spec(tmp_path, env={"preset": "interest_evolution", "params": params})
+    spec = parse_spec({**spec.to_dict(), "evaluation": {
+        "episodes": 2, "seed": 1000, "every_env_steps": 200, "absolute_factor": 2,
+        "baselines": ["random", "popularity", "collaborative_filtering"]}})
+    run_experiment(spec, verbose=0)
+    out = write_report(tmp_path / "tiny", reps=100)
+    report = (out / "report.md").read_text()
+    assert "## Offline ranking on held-out MovieLens-100k ratings (k = 10)" in report
+    ranking = json.loads((out / "scores.json").read_text())["ranking"]
+    assert set(ranking) == {"PPO per_role", "random", "popularity", "collaborative_filtering"}
+    assert len(ranking["PPO per_role"]["runs"]) == 2
+    for name, row in ranking.items():
+        assert f"| {name} |" in report.split("## Offline ranking")[1]
+        assert 0.0 <= row["ndcg"] <= 1.0 and row["users"] > 900
+    assert ranking["collaborative_filtering"]["ndcg"] > ranking["random"]["ndcg"]
+
+
+def test_a_cold_start_report_splits_warm_and_cold_and_ranks_with_learned_ids(
+        local_ray, movielens_data, tmp_path):
+    """Trained without new users and items (include_cold false), evaluated with them; the id
+    state's modules are scored on held-out ratings too."""
+    from PIL import Image
+
+    from marlrec.report.experiment_report import write_report
+    from marlrec.training.run import run_experiment
+
+    params = {**TINY, "catalog": "movielens-100k", "user_state": "id", "num_sessions": 4,
+              "cold_start": {"user_share": 0.4, "item_share": 0.2, "include_cold": False}}
+    for key in ("num_items", "num_providers", "num_users"):
+        params.pop(key)
+    spec = tiny_spec(tmp_path, env={"preset": "interest_evolution", "params": params})
+    spec = parse_spec({**spec.to_dict(), "evaluation": {
+        "episodes": 2, "seed": 1000, "every_env_steps": 200, "absolute_factor": 2,
+        "baselines": ["random", "greedy_by_appeal"],
+        "env_params": {"cold_start": {"include_cold": True}}}})
+    run_experiment(spec, verbose=0)
+    out = write_report(tmp_path / "tiny", reps=100)
+    report = (out / "report.md").read_text()
+    section = report.split("## Cold start: new users and items against known ones")[1]
+    for policy in ("PPO per_role", "random", "greedy_by_appeal"):
+        row = next(line for line in section.splitlines() if line.startswith(f"| {policy} |"))
+        assert "—" not in row and "nan" not in row  # evaluation met cold users and items
+    with Image.open(out / "cold_start.png") as image:
+        image.verify()
+        assert image.size[0] > 800
+    runs = json.loads((out / "scores.json").read_text())["policies"]["PPO per_role"]["runs"]
+    assert all(0 < e["cold_item_impression_share"] < 1 for run in runs for e in run)
+    ranking = json.loads((out / "scores.json").read_text())["ranking"]
+    assert 0.0 <= ranking["PPO per_role"]["ndcg"] <= 1.0
+
+
+def test_metric_tables_leave_out_runs_without_a_value_and_mark_policies_with_none():
+    from marlrec.report.experiment_report import PolicyRuns, metrics_table
+
+    nan = float("nan")
+    a = PolicyRuns("a", learned=False, episodes=[[{"m": 1.0}, {"m": nan}], [{"m": 3.0}]])
+    b = PolicyRuns("b", learned=False, episodes=[[{"m": nan}], [{"m": 5.0}]])
+    c = PolicyRuns("c", learned=False, episodes=[[{"m": nan}], [{"m": nan}]])
+    assert np.array_equal(b.run_scores("m"), [nan, 5.0], equal_nan=True)
+    rows = metrics_table([a, b, c], reps=50, metrics=("m",)).splitlines()
+    assert rows[2].startswith("| a | 2 [1, 3]")  # episode NaNs left out of run means
+    assert rows[3].startswith("| b | 5 [5, 5]")  # the run without a value left out
+    assert rows[4] == "| c | — |"
+
+
+@pytest.mark.slow
+def test_a_training_seed_repeats_its_run_whatever_the_drivers_hash_seed(tmp_path):
+    """Two `marlrec run`s of one seed, from drivers with different PYTHONHASHSEEDs, train
+    the same policy: the same episode returns and losses, iteration by iteration
+    (RLlib iterates sets of agent ids; marlrec fixes the workers' hash seed)."""
+    import csv
+    import os
+    import subprocess
+    import sys
+
+    curves = []
+    for hash_seed in ("1", "2"):
+        spec_file = tmp_path / f"repeat_{hash_seed}.yaml"
+        spec_file.write_text(yaml.safe_dump({
+            "name": f"repeat_{hash_seed}",
+            "env": {"preset": "interest_evolution", "params": TINY},
+            "training": TRAINING, "seeds": [0], "stop": {"env_steps": 600},
+            "resources": {"num_env_runners": 0},
+            "evaluation": {"episodes": 1, "every_env_steps": 600, "absolute_factor": 1,
+                           "baselines": ["random"]},
+            "logging": {"results_dir": str(tmp_path), "wandb_mode": "disabled"}}))
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run([sys.executable, "-m", "marlrec.cli", "run", str(spec_file)],
+                       env=env, check=True, stdout=subprocess.DEVNULL)
+        (progress,) = tmp_path.glob(f"repeat_{hash_seed}/PPO-per_role/PPO_*/progress.csv")
+        rows = list(csv.DictReader(progress.open()))
+        curves.append([(row["env_runners/episode_return_mean"],
+                        row["learners/slate_policy/total_loss"]) for row in rows])
+    assert len(curves[0]) == 3
+    assert curves[0] == curves[1]
