@@ -20,31 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from marlrec.config.spec import ENCODERS
-
-METRIC_LABELS = {"engagement_per_session": "engagement /session", "ctr": "CTR",
-                 "session_length": "session length", "user_utility": "utility /session",
-                 "catalog_coverage": "coverage", "intra_list_diversity": "diversity (ILD)",
-                 "provider_exposure_gini": "exposure Gini", "active_providers": "active providers"}
-
-
-def _parse_set(items: list[str]) -> dict[str, Any]:
-    """``key=value`` pairs; values are parsed as YAML scalars (``3``, ``0.5``, ``true``);
-    ``user_model.budget=30`` sets a field of a nested model."""
-    overrides: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set {item!r}: expected key=value, e.g. --set num_sessions=16")
-        value = yaml.safe_load(raw)
-        if "." in key:
-            outer, inner = key.split(".", 1)
-            overrides.setdefault(outer, {})[inner] = value
-        else:
-            overrides[key] = value
-    return overrides
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
@@ -77,7 +53,7 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     import envs
     from marlrec.evaluation.scripted_comparison import (
         compare_slate_policies,
-        write_report,
+        write_comparison_report,
     )
 
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
@@ -86,7 +62,9 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
         raise ValueError(f"--policies: unknown {unknown}; allowed: {sorted(envs.SLATE_BASELINES)}")
     if args.episodes < 1:
         raise ValueError(f"--episodes={args.episodes}: must be >= 1")
-    overrides = {"catalog": args.catalog, **_parse_set(args.set or [])}
+    from marlrec.config.loading import apply_overrides
+
+    overrides = apply_overrides({"catalog": args.catalog}, args.set or [], root="env params")
     console = Console() if sys.stdout.isatty() else Console(width=160)
     with console.status(f"building {args.preset} on {args.catalog} ({args.encoder} encoder)"):
         from marlrec.encoder import resolve_encoder
@@ -102,13 +80,13 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
                    f"{env.config.horizon} steps")
     settings = {"preset": args.preset, "encoder": args.encoder, "episodes": args.episodes,
                 "seed": args.seed, "provider": args.provider, **overrides}
-    out = write_report(results, Path(args.out), settings)
+    out = write_comparison_report(results, Path(args.out), settings)
     console.print(f"report: {out / 'report.md'}  plot: {out / 'comparison.png'}")
     return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from marlrec.config.spec import load_spec
+    from marlrec.config.loading import load_spec
 
     spec = load_spec(args.spec, args.set or [])  # fails here, before Ray starts
     import ray
@@ -188,7 +166,7 @@ def _report(console: Any, folder: Path) -> None:
 
 def _cmd_launch(args: argparse.Namespace) -> int:
     from marlrec.cluster.launch import LaunchPlan, launch
-    from marlrec.config.spec import load_spec
+    from marlrec.config.loading import load_spec
 
     # the cluster fetches the data in its own setup: only the spec is checked here
     spec = load_spec(args.spec, args.set or [], check_data=False)  # before any cluster
@@ -229,12 +207,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _print_results(console: Any, results: list, title: str) -> None:
     from rich.table import Table
 
+    from envs.metrics import METRICS
     from marlrec.evaluation.scripted_comparison import HEADLINE_METRICS
 
     table = Table(title=title)
     table.add_column("slate policy", no_wrap=True)
     for metric in HEADLINE_METRICS:
-        table.add_column(METRIC_LABELS.get(metric, metric), justify="right")
+        table.add_column(METRICS[metric].label, justify="right")
     for r in results:
         table.add_row(r.policy, *(f"{r.mean(m):.3g}±{r.ci95(m):.2g}" for m in HEADLINE_METRICS))
     console.print(table)

@@ -23,6 +23,7 @@ from envs.movielens import (  # noqa: F401  (re-exported: the data folder API)
     load_movielens_100k,
     movielens_dir,
 )
+from marlrec.staged_folder import staged_folder
 
 RECBOLE_REQUIREMENT = "recbole==1.2.1"
 """The wheel that carries MovieLens-100k (2 MB); recbole itself is never installed."""
@@ -85,23 +86,6 @@ def _extract(wheel: Path, into: Path) -> None:
         raise RuntimeError(f"{wheel.name} is not a valid wheel: {e}") from e
 
 
-def _move_into_place(staged: Path, dest: Path) -> None:
-    """Rename ``staged`` to ``dest``, replacing an existing ``dest`` only once ``staged`` is
-    in place (the old folder is restored if that rename fails)."""
-    if not dest.exists():
-        staged.rename(dest)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{dest.name}-old-", dir=dest.parent))
-    old.rmdir()
-    dest.rename(old)
-    try:
-        staged.rename(dest)
-    except OSError:
-        old.rename(dest)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def fetch_movielens_100k(
     data_dir: str | os.PathLike[str] | None = None, force: bool = False, progress: bool = True
 ) -> Path:
@@ -123,18 +107,13 @@ def fetch_movielens_100k(
     dest.parent.mkdir(parents=True, exist_ok=True)
     _say(progress, f"Fetching MovieLens-100k from the {RECBOLE_REQUIREMENT} wheel on PyPI "
                    f"(2 MB) into {dest} ...")
-    staged = Path(tempfile.mkdtemp(prefix=f".{dest.name}-new-", dir=dest.parent))
-    try:
-        staged.chmod(0o755)  # mkdtemp makes it private; the data folder is not
+    with staged_folder(dest) as staged:
         with tempfile.TemporaryDirectory(prefix="marlrec-wheel-") as download_dir:
             _extract(_download_wheel(Path(download_dir)), staged)
         problem = _usable(staged)
         if problem is not None:
             raise RuntimeError(f"the MovieLens-100k files in {RECBOLE_REQUIREMENT} do not load: "
                                f"{problem}")
-        _move_into_place(staged, dest)
-    finally:
-        shutil.rmtree(staged, ignore_errors=True)
     _say(progress, f"MovieLens-100k is in {dest}")
     return dest
 

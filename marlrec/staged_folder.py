@@ -4,8 +4,9 @@
         (staging / "report.md").write_text(...)
 
 On an exception the staging folder is removed and ``out`` is left as it was; on success
-``out`` is replaced (the old one is moved aside first, then deleted), so a reader never sees
-a half-written folder.
+``out`` is replaced (the old one is moved aside first and restored if the swap fails, then
+deleted), so a reader never sees a half-written folder. Reports (``marlrec report``) and
+fetched data sets (:mod:`marlrec.datasets`) are written this way.
 """
 
 from __future__ import annotations
@@ -22,13 +23,20 @@ def staged_folder(out: str | Path) -> Iterator[Path]:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the folder it becomes is not
     try:
         yield staging
         old = out.with_name(f".{out.name}.old")
-        if out.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-        staging.rename(out)
+        if not out.exists():
+            staging.rename(out)
+            return
+        shutil.rmtree(old, ignore_errors=True)
+        out.rename(old)
+        try:
+            staging.rename(out)
+        except OSError:
+            old.rename(out)
+            raise
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

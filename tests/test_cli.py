@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from marlrec.cli import _parse_set, main
+from marlrec.cli import main
+from marlrec.config.loading import apply_overrides
 
 FAST = ["--episodes", "2", "--set", "num_sessions=2", "--set", "horizon=20"]
 
@@ -52,9 +53,14 @@ def test_unknown_dataset_and_preset_are_refused_by_argparse(capsys):
         main(["rollout", "--preset", "nope"])
 
 
-def test_parse_set_types_and_nesting():
-    assert _parse_set(["a=3", "b=0.5", "c=true", "d=text", "user_model.budget=30"]) == {
-        "a": 3, "b": 0.5, "c": True, "d": "text", "user_model": {"budget": 30}}
+def test_rollout_set_uses_the_spec_override_parser():
+    """`marlrec rollout --set` and `marlrec run --set` share one parser: YAML values, dotted
+    keys into nested mappings."""
+    assert apply_overrides({}, ["a=3", "b=0.5", "c=true", "d=text", "user_model.budget=30",
+                                "user_model.pivot=2"], root="env params") == {
+        "a": 3, "b": 0.5, "c": True, "d": "text", "user_model": {"budget": 30, "pivot": 2}}
+    with pytest.raises(ValueError, match="env params.a is 3, not a mapping"):
+        apply_overrides({"a": 3}, ["a.b=1"], root="env params")
 
 
 def test_presets_lists_every_preset(capsys):

@@ -55,8 +55,8 @@ from ray.rllib.core.rl_module.torch import TorchRLModule
 from torch import nn
 
 from envs.observation import flat_layout
+from marlrec.algorithms.algorithm import SLATE_ACTORS
 
-SLATE_ACTORS = ("candidate_scoring", "mlp")
 SLATE_KEYS = ("candidate_features", "candidates", "session", "user_state")
 
 

@@ -11,8 +11,10 @@ moves the mode between ``independent`` (0) and ``per_role`` (large). Every updat
 ``consensus_distance/<role>``: the mean L2 distance of the role's modules to their mean,
 under the learner results' ``__all_modules__``.
 
-The penalty is a mixin on each algorithm's own torch learner
-(:data:`CONSENSUS_LEARNERS`), so the algorithms' losses are untouched.
+The penalty is a mixin on each algorithm's own torch learner (``Algorithm.torch_learner``;
+:meth:`marlrec.algorithms.algorithm.Algorithm.consensus_learner` names the mixed class, which
+this module builds on first access), so the algorithms' losses are untouched and a new
+algorithm gets its consensus learner without code here.
 """
 
 from __future__ import annotations
@@ -21,10 +23,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from ray.rllib.algorithms.appo.torch.appo_torch_learner import APPOTorchLearner
-from ray.rllib.algorithms.dqn.torch.dqn_torch_learner import DQNTorchLearner
-from ray.rllib.algorithms.impala.torch.impala_torch_learner import IMPALATorchLearner
-from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
 from ray.rllib.core import ALL_MODULES
 
 STRENGTH_KEY = "consensus_strength"
@@ -70,24 +68,25 @@ class ConsensusPenalty:
         return losses
 
 
-class ConsensusPPOLearner(ConsensusPenalty, PPOTorchLearner):
-    """PPO's (and MAPPO's) torch learner with the consensus penalty."""
+def learner_name(torch_learner: str) -> str:
+    """The name of ``torch_learner``'s consensus learner in this module:
+    ``"...ppo_torch_learner:PPOTorchLearner"`` -> ``"ConsensusPPOTorchLearner"``."""
+    return "Consensus" + torch_learner.rpartition(":")[2]
 
 
-class ConsensusAPPOLearner(ConsensusPenalty, APPOTorchLearner):
-    """APPO's torch learner with the consensus penalty."""
+def __getattr__(name: str) -> type:
+    """``ConsensusXTorchLearner``: the :class:`ConsensusPenalty` mixed into the torch learner
+    of the registered algorithm whose learner is ``XTorchLearner`` (built on first access and
+    kept here, so Ray pickles it by reference and every process builds the same class)."""
+    from marlrec.algorithms import ALGORITHMS
+    from marlrec.algorithms.algorithm import import_path
 
-
-class ConsensusIMPALALearner(ConsensusPenalty, IMPALATorchLearner):
-    """IMPALA's torch learner with the consensus penalty."""
-
-
-class ConsensusDQNLearner(ConsensusPenalty, DQNTorchLearner):
-    """DQN's torch learner with the consensus penalty."""
-
-
-CONSENSUS_LEARNERS: dict[str, type] = {
-    "PPO": ConsensusPPOLearner, "MAPPO": ConsensusPPOLearner, "APPO": ConsensusAPPOLearner,
-    "IMPALA": ConsensusIMPALALearner, "DQN": ConsensusDQNLearner,
-}
-"""The learner class of each algorithm under ``sharing: consensus``."""
+    for algorithm in ALGORITHMS.values():
+        if learner_name(algorithm.torch_learner) == name:
+            base = import_path(algorithm.torch_learner)
+            learner = type(name, (ConsensusPenalty, base), {
+                "__module__": __name__,
+                "__doc__": f"{base.__name__} with the consensus penalty."})
+            globals()[name] = learner
+            return learner
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -40,13 +40,14 @@ model per env runner.
 
 Tune runs the grid ``algorithms x sharing x seeds``.
 
-``--set key.path=value`` overrides (:func:`apply_overrides`) are applied to the raw mapping
-before validation, so they are checked the same way.
+Spec files are read by :mod:`marlrec.config.loading` (``base:`` includes, then ``--set
+key.path=value`` overrides applied to the raw mapping before validation, so they are checked
+the same way). This module imports neither Ray nor torch: the CLI validates a spec before
+either loads.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import types
 import typing
@@ -54,17 +55,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import envs
 from envs.ecosystem import EcosystemConfig
-from marlrec.encoder.pool import EncoderPoolConfig
+from marlrec.algorithms import ALGORITHMS
+from marlrec.algorithms.algorithm import SLATE_ACTORS
+from marlrec.encoder.pool_config import EncoderPoolConfig
+from marlrec.training.sharing import SHARING_MODES
 
 ROLES = envs.ROLES
-SHARING_MODES = ("independent", "per_role", "shared", "consensus")
-ALGORITHMS = ("PPO", "MAPPO", "APPO", "IMPALA", "DQN")
-"""Algorithm names (marlrec.training.rllib_config.ALGORITHMS declares their capabilities)."""
-SLATE_ACTORS = ("candidate_scoring", "mlp")
 ACTIVATIONS = ("tanh", "relu")
 SCRIPTED_BEHAVIOURS = envs.ROLE_BEHAVIOURS
 DEFAULT_BEHAVIOUR = {"slate_policy": "greedy_by_appeal", "user": "choice_model",
@@ -473,11 +471,9 @@ def evaluation_env_params(spec: ExperimentSpec) -> dict[str, Any]:
 
 def _check_capabilities(spec: ExperimentSpec, roles: dict[str, RoleSpec], path: str) -> None:
     """Every algorithm must be able to learn every learned role's action space."""
-    from marlrec.training.rllib_config import unsupported_roles
-
     learned = [r for r in ROLES if roles[r].learned]
     for i, algo in enumerate(spec.algorithms):
-        refused = unsupported_roles(algo, learned)
+        refused = ALGORITHMS[algo].refused_roles(learned)
         if refused:
             kinds = [envs.ROLE_ACTION_KINDS[r] for r in refused]
             raise SpecError(f"{path}[{i}]: {algo!r} cannot learn role(s) {refused} (actions "
@@ -486,13 +482,11 @@ def _check_capabilities(spec: ExperimentSpec, roles: dict[str, RoleSpec], path: 
 
 
 def _check_model(spec: ExperimentSpec, path: str) -> None:
-    from marlrec.training.rllib_config import ALGORITHMS as REGISTRY
-
     model = spec.model
     if model.slate_actor is not None:
         _one_of(f"{path}.slate_actor", model.slate_actor, SLATE_ACTORS)
         for algo in spec.algorithms:
-            offered = REGISTRY[algo].slate_actors
+            offered = ALGORITHMS[algo].slate_actors
             if model.slate_actor not in offered:
                 raise SpecError(f"{path}.slate_actor: {model.slate_actor!r} is not available "
                                 f"with {algo}; it offers {list(offered)}")
@@ -506,19 +500,14 @@ def _check_model(spec: ExperimentSpec, path: str) -> None:
 
 
 def _check_training(spec: ExperimentSpec, path: str) -> None:
-    """Training keys must be parameters of every named algorithm's ``training()``."""
-    import inspect
-
-    from marlrec.training.rllib_config import ALGORITHMS as REGISTRY  # imports RLlib, not Ray
-
+    """Training keys must be parameters of every named algorithm's RLlib ``training()``
+    (``Algorithm.training_keys``)."""
     for algo in spec.algorithms:
-        config_class = REGISTRY[algo].config_class
-        allowed = {name for cls in config_class.__mro__ if "training" in vars(cls)
-                   for name in inspect.signature(vars(cls)["training"]).parameters} - {"self"}
+        allowed = ALGORITHMS[algo].training_keys
         unknown = sorted(set(spec.training) - allowed)
         if unknown:
             raise SpecError(f"{path}: unknown key(s) {unknown} for {algo}; allowed: "
-                            f"{sorted(allowed - {'kwargs'})}")
+                            f"{sorted(allowed)}")
 
 
 def parse_spec(raw: Any, check_data: bool = True) -> ExperimentSpec:
@@ -532,42 +521,3 @@ def parse_spec(raw: Any, check_data: bool = True) -> ExperimentSpec:
     if isinstance(raw, dict) and isinstance(raw.get("sharing"), str):
         raw = {**raw, "sharing": [raw["sharing"]]}  # one mode, or a list for the grid
     return _check(_build(ExperimentSpec, raw, "experiment"), check_data)
-
-
-def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """A copy of ``raw`` with ``key.path=value`` overrides (values parsed as YAML)."""
-    out = copy.deepcopy(raw)
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise SpecError(f"--set {item!r}: expected key.path=value, e.g. "
-                            "--set stop.env_steps=4000")
-        node = out
-        parts = key.split(".")
-        for i, part in enumerate(parts[:-1]):
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise SpecError(f"--set {item!r}: experiment.{'.'.join(parts[:i + 1])} is "
-                                f"{child!r}, not a mapping")
-            node = child
-        node[parts[-1]] = yaml.safe_load(text)
-    return out
-
-
-def load_spec(path: str | Path, overrides: list[str] | None = None,
-              check_data: bool = True) -> ExperimentSpec:
-    """Reads, overrides and validates the YAML spec at ``path`` (``check_data`` as in
-    :func:`parse_spec`)."""
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise SpecError(f"{path}: no such experiment spec") from e
-    except yaml.YAMLError as e:
-        raise SpecError(f"{path}: not valid YAML ({e})") from e
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise SpecError(f"{path}: the spec must be a mapping at the top level")
-    raw.setdefault("name", path.stem)
-    return parse_spec(apply_overrides(raw, overrides or []), check_data)

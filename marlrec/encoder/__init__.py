@@ -7,16 +7,20 @@
   the client is what env runners hold. Both are callables ``texts -> unit vectors``.
 """
 
+import importlib
 from typing import Any
 
-from marlrec.encoder.transformers_encoder import (
-    DEFAULT_MODEL,
-    ModelDirectoryError,
-    TransformersTextEncoder,
-    check_model_dir,
-    check_texts,
-    default_model_dir,
-)
+_TRANSFORMERS = ("DEFAULT_MODEL", "ModelDirectoryError", "TransformersTextEncoder",
+                 "check_model_dir", "check_texts", "default_model_dir")
+
+
+def __getattr__(name: str) -> Any:
+    """The transformers encoder's names, imported (with torch) on first use, so that
+    ``marlrec.encoder.pool_config`` stays light."""
+    if name in _TRANSFORMERS:
+        return getattr(importlib.import_module("marlrec.encoder.transformers_encoder"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _PROCESS_ENCODERS: dict[str, Any] = {}
 
@@ -29,7 +33,7 @@ def resolve_encoder(encoder: Any) -> Any:
         return None
     if encoder == "minilm":
         if "minilm" not in _PROCESS_ENCODERS:
-            _PROCESS_ENCODERS["minilm"] = TransformersTextEncoder()
+            _PROCESS_ENCODERS["minilm"] = __getattr__("TransformersTextEncoder")()
         return _PROCESS_ENCODERS["minilm"]
     if isinstance(encoder, str):
         raise ValueError(f"encoder={encoder!r}; allowed: None, 'hashing', "

@@ -10,73 +10,28 @@ scripted baselines with ``envs.rollout``:
   the session's state text encoded into it by
   :class:`marlrec.encoder.text_state.TextStateObservations`, the code of the training
   connector, with the env's encoder (which the evaluation env shares with training);
-- greedy action: each algorithm declares its adapter (``AlgorithmInfo.greedy_action`` in
-  :mod:`marlrec.training.rllib_config`): :func:`mode_of_action_distribution` for policy modules
-  (the mode of each categorical of ``Columns.ACTION_DIST_INPUTS``: PPO, MAPPO, APPO,
-  IMPALA), :func:`argmax_q_values` for Q-modules (DQN, whose ``forward_inference`` returns
-  actions, not logits).
+- greedy action: each algorithm declares its adapter in the registry
+  (:meth:`marlrec.algorithms.algorithm.Algorithm.greedy_action`):
+  :func:`marlrec.algorithms.greedy_action.mode_of_action_distribution` for policy modules
+  (PPO, MAPPO, APPO, IMPALA), :func:`marlrec.algorithms.dqn.argmax_q_values` for Q-modules
+  (DQN, whose ``forward_inference`` returns actions, not logits).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
-from ray.rllib.core.columns import Columns
 
 from envs.behaviours import ScriptedBehaviour
 from envs.observation import flatten_batch
-
-GreedyAction = Callable[[Any, torch.Tensor], np.ndarray]
-"""``(module, flat observations (B, width)) -> greedy actions (B, *action shape)``."""
-
-
-def _inference_mode(module: Any) -> None:
-    """Puts ``module`` in eval mode once: RLlib's ``forward_inference`` would re-walk the
-    module tree at every call (a learner sets ``train()`` again)."""
-    if module.training:
-        module.eval()
-
-
-def action_dist_inputs(module: Any, flat: torch.Tensor) -> torch.Tensor:
-    """A policy module's action-distribution inputs (logits) for flat observations; for a
-    slate policy ``(B, S * C)``, slot ``k``'s logits at ``[:, k * C:(k + 1) * C]``."""
-    _inference_mode(module)
-    with torch.no_grad():
-        out = module._forward_inference({Columns.OBS: flat})
-    if Columns.ACTION_DIST_INPUTS not in out:
-        raise TypeError(f"{type(module).__name__} returns no {Columns.ACTION_DIST_INPUTS!r} "
-                        f"from forward_inference (it returns {sorted(out)}): not a policy "
-                        "module; use its algorithm's greedy_action adapter")
-    return out[Columns.ACTION_DIST_INPUTS]
-
-
-def mode_of_action_distribution(module: Any, flat: torch.Tensor) -> np.ndarray:
-    """Greedy action of a policy module: the mode of its action distribution (argmax of
-    each categorical's logits)."""
-    logits = action_dist_inputs(module, flat)
-    space = module.action_space
-    if isinstance(space, gym.spaces.Discrete):
-        return logits.argmax(dim=-1).numpy().astype(np.int64)
-    if isinstance(space, gym.spaces.MultiDiscrete) and len(set(space.nvec.tolist())) == 1:
-        slots, n = len(space.nvec), int(space.nvec[0])
-        return logits.reshape(-1, slots, n).argmax(dim=-1).numpy().astype(np.int64)
-    dist = module.get_inference_action_dist_cls().from_logits(logits)
-    return dist.to_deterministic().sample().cpu().numpy().astype(np.int64)
-
-
-def argmax_q_values(module: Any, flat: torch.Tensor) -> np.ndarray:
-    """Greedy action of a Q-module (RLlib's DQN module): the action of highest Q-value."""
-    from ray.rllib.algorithms.dqn.default_dqn_rl_module import QF_PREDS
-
-    _inference_mode(module)
-    with torch.no_grad():
-        q_values = module.compute_q_values({Columns.OBS: flat})[QF_PREDS]
-    return q_values.argmax(dim=-1).numpy().astype(np.int64)
+from marlrec.algorithms.greedy_action import (
+    GreedyAction,
+    action_dist_inputs,
+    mode_of_action_distribution,
+)
 
 
 class LearnedBehaviour(ScriptedBehaviour):

@@ -39,6 +39,7 @@ import numpy as np
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
 import envs
+from marlrec.algorithms import ALGORITHMS
 from marlrec.config.spec import (
     DEFAULT_BEHAVIOUR,
     SCRIPTED_BEHAVIOURS,
@@ -50,7 +51,7 @@ from marlrec.encoder import resolve_encoder
 from marlrec.evaluation.learned_behaviour import LearnedBehaviour
 from marlrec.evaluation.scripted_comparison import episodes_on_seeds
 from marlrec.staged_folder import staged_folder
-from marlrec.training.rllib_config import ALGORITHMS, module_table
+from marlrec.training.sharing import module_table
 
 
 def evaluation_env(spec: ExperimentSpec, encoder: Any = None) -> envs.RecEcosystemEnv:
@@ -115,7 +116,7 @@ def learned_behaviours(env: envs.RecEcosystemEnv, spec: ExperimentSpec, algorith
                        sharing: str, modules: dict[str, Any]) -> dict[str, Any]:
     """Scripted roles as the spec says, learned agents acting greedily with ``modules``
     (module id -> RLModule, trained by ``algorithm``, whose greedy-action adapter acts)."""
-    greedy_action = ALGORITHMS[algorithm].greedy_action
+    greedy_action = ALGORITHMS[algorithm].greedy_action()
     behaviours: dict[str, Any] = scripted_roles(env, spec)
     table = module_table(env, spec.learned_roles, sharing)
     wrapped: dict[str, LearnedBehaviour] = {}

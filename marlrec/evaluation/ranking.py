@@ -233,7 +233,7 @@ def experiment_ranking(folder: Any, spec: Any, env: Any, k: int = 10
         return None
     from marlrec.evaluation.learned_behaviour import LearnedBehaviour
     from marlrec.evaluation.protocol import best_folder, load_modules
-    from marlrec.training.rllib_config import module_table
+    from marlrec.training.sharing import module_table
 
     data = ratings.data
     seed = spec.evaluation.seed  # the tie-break order and the random scorer, not the split

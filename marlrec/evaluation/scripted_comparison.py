@@ -100,7 +100,7 @@ def plot(results: list[PolicyResult], path: Path,
     plt.close(fig)
 
 
-def write_report(results: list[PolicyResult], out_dir: Path, settings: dict[str, Any],
+def write_comparison_report(results: list[PolicyResult], out_dir: Path, settings: dict[str, Any],
                  title: str = "Scripted slate policies",
                  extra: Callable[[Path], str] | None = None) -> Path:
     """Writes ``report.md``, ``metrics.json`` and ``comparison.png`` into ``out_dir``

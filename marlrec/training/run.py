@@ -248,8 +248,9 @@ def _run_grid(spec: ExperimentSpec, folder: Path, resume: bool, encoder: Any,
               verbose: int) -> list[TrialSummary]:
     from ray import tune
 
+    from marlrec.algorithms import ALGORITHMS
     from marlrec.evaluation.protocol import evaluation_callback
-    from marlrec.training.rllib_config import ALGORITHMS, build_algorithm_config
+    from marlrec.training.rllib_config import build_algorithm_config
 
     summaries = []
     grid = [(a, s) for a in spec.algorithms for s in spec.sharing]
@@ -260,7 +261,7 @@ def _run_grid(spec: ExperimentSpec, folder: Path, resume: bool, encoder: Any,
         callbacks = config.callbacks_class  # a list, as build_algorithm_config sets it
         config = config.callbacks([*callbacks, evaluation_callback(spec, algorithm, sharing)])
         config.env_config["marlrec_spec"] = spec.to_dict()  # logged with every trial
-        trainable = ALGORITHMS[algorithm].config_class().algo_class
+        trainable = ALGORITHMS[algorithm].config_class()().algo_class
         name = f"{algorithm}-{sharing}"
         path = folder / name
         callbacks = [] if spec.logging.wandb_mode == "disabled" else [

@@ -17,8 +17,9 @@ import yaml
 ray = pytest.importorskip("ray")
 
 from marlrec.cli import main  # noqa: E402
-from marlrec.config.spec import SHARING_MODES, parse_spec  # noqa: E402
-from marlrec.training.rllib_config import ALGORITHMS  # noqa: E402
+from marlrec.algorithms import ALGORITHMS  # noqa: E402
+from marlrec.config.spec import parse_spec  # noqa: E402
+from marlrec.training.sharing import SHARING_MODES  # noqa: E402
 
 TINY = {"catalog": "synthetic", "num_sessions": 2, "num_candidates": 4, "slate_size": 2,
         "horizon": 15, "user_state": "item_mean", "num_items": 60, "num_providers": 3,

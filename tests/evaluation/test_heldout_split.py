@@ -136,7 +136,7 @@ def test_offline_ranking_and_cf_baseline_read_the_envs_split(movielens_data, tmp
     from marlrec.evaluation.collaborative_filtering import movielens_cf_baseline, train_als
     from marlrec.evaluation.protocol import best_folder, evaluation_env
     from marlrec.evaluation.ranking import baseline_scores, experiment_ranking, heldout_ranking
-    from marlrec.training.rllib_config import module_table
+    from marlrec.training.sharing import module_table
 
     data = movielens_data
     raw = {"name": "split", "env": {"preset": "interest_evolution", "params": {

@@ -99,7 +99,8 @@ def test_greedy_action_of_every_algorithm_is_the_modules_best_action():
     from ray.rllib.algorithms.dqn.default_dqn_rl_module import QF_PREDS
 
     from marlrec.config.spec import parse_spec
-    from marlrec.training.rllib_config import ALGORITHMS, build_algorithm_config
+    from marlrec.algorithms import ALGORITHMS
+    from marlrec.training.rllib_config import build_algorithm_config
 
     spec = parse_spec({
         "name": "t", "env": {"preset": "creator_economy", "params": {
@@ -115,7 +116,7 @@ def test_greedy_action_of_every_algorithm_is_the_modules_best_action():
         config = build_algorithm_config(spec, name, "per_role", seed=0)
         module = config.get_multi_rl_module_spec(
             env=EcosystemMultiAgentEnv(config.env_config)).build()["provider"]
-        actions = LearnedBehaviour(module, space, name, info.greedy_action).act_with_env(
+        actions = LearnedBehaviour(module, space, name, info.greedy_action()).act_with_env(
             eco, np.arange(len(flat)), obs, np.random.default_rng(0))
         module.eval()
         with torch.no_grad():

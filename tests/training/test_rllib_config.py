@@ -7,13 +7,10 @@ import pytest
 ray = pytest.importorskip("ray")
 
 import envs  # noqa: E402
-from marlrec.config import spec as spec_module  # noqa: E402
-from marlrec.config.spec import SHARING_MODES, parse_spec  # noqa: E402
-from marlrec.training.rllib_config import (  # noqa: E402
-    ALGORITHMS,
-    build_algorithm_config,
-    module_table,
-)
+from marlrec.algorithms import ALGORITHMS  # noqa: E402
+from marlrec.config.spec import parse_spec  # noqa: E402
+from marlrec.training.rllib_config import build_algorithm_config  # noqa: E402
+from marlrec.training.sharing import SHARING_MODES, module_table  # noqa: E402
 
 TINY = {"num_sessions": 2, "num_candidates": 4, "horizon": 20, "user_state": "item_mean",
         "num_items": 60, "num_providers": 3, "num_users": 50}
@@ -36,10 +33,6 @@ def local_ray():
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
-
-
-def test_spec_and_registry_name_the_same_algorithms():
-    assert set(spec_module.ALGORITHMS) == set(ALGORITHMS)
 
 
 def test_module_tables_per_sharing_mode():

@@ -61,7 +61,7 @@ def test_online_logging_takes_the_key_from_the_drivers_node_never_from_the_drive
     node: the actor finds none, logs offline and says so."""
     from ray import tune
 
-    from marlrec.config.spec import load_spec
+    from marlrec.config.loading import load_spec
     from marlrec.training.run import _wandb_callback
 
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
