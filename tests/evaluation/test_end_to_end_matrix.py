@@ -16,8 +16,8 @@ import yaml
 
 ray = pytest.importorskip("ray")
 
-from marlrec.cli import main  # noqa: E402
 from marlrec.algorithms import ALGORITHMS  # noqa: E402
+from marlrec.cli import main  # noqa: E402
 from marlrec.config.spec import parse_spec  # noqa: E402
 from marlrec.training.sharing import SHARING_MODES  # noqa: E402
 

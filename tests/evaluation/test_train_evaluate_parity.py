@@ -98,8 +98,8 @@ def test_greedy_action_of_every_algorithm_is_the_modules_best_action():
     import torch
     from ray.rllib.algorithms.dqn.default_dqn_rl_module import QF_PREDS
 
-    from marlrec.config.spec import parse_spec
     from marlrec.algorithms import ALGORITHMS
+    from marlrec.config.spec import parse_spec
     from marlrec.training.rllib_config import build_algorithm_config
 
     spec = parse_spec({

@@ -8,7 +8,7 @@ ray = pytest.importorskip("ray")
 
 import envs  # noqa: E402
 from marlrec.algorithms import ALGORITHMS  # noqa: E402
-from marlrec.config.spec import parse_spec  # noqa: E402
+from marlrec.config.spec import SpecError, parse_spec  # noqa: E402
 from marlrec.training.rllib_config import build_algorithm_config  # noqa: E402
 from marlrec.training.sharing import SHARING_MODES, module_table  # noqa: E402
 
@@ -164,6 +164,6 @@ def test_consensus_pulls_modules_together_compared_with_independent(local_ray):
 
 
 def test_consensus_strength_must_be_positive():
-    with pytest.raises(spec_module.SpecError,
+    with pytest.raises(SpecError,
                        match=r"experiment.consensus_strength: 0.0 must be > 0"):
         parse_spec({"name": "t", "sharing": "consensus", "consensus_strength": 0.0})
