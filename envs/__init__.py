@@ -9,18 +9,34 @@ Quick start::
 """
 
 from envs.behaviours import (
+    BEHAVIOURS,
+    DEFAULT_BEHAVIOURS,
+    ROLE_BEHAVIOURS,
     SLATE_BASELINES,
+    BehaviourInfo,
     ChoiceModelUser,
     FollowTheTrend,
     GreedyByAppeal,
     GreedyByQuality,
     GreedyBySimilarity,
+    MostDiverse,
     PopularitySlate,
     RandomAction,
     RandomSlate,
     StaticProvider,
+    role_behaviour,
+    scripted_behaviours,
 )
 from envs.catalog import Catalog, movielens_catalog, synthetic_catalog
+from envs.catalogs import (
+    CAPABILITIES,
+    CATALOG_DEFAULTS,
+    CATALOG_PARAMS,
+    CATALOGS,
+    CatalogParamError,
+    CatalogSource,
+    check_catalog_params,
+)
 from envs.cold_start import ColdSplit, ColdStart
 from envs.ecosystem import (
     ROLE_ACTION_KINDS,
@@ -32,25 +48,15 @@ from envs.ecosystem import (
 )
 from envs.encoding import HashingTextEncoder, TextEncoder
 from envs.movielens import DataFileError, MovieLens100k, RatingSplit, load_movielens_100k
-from envs.presets import (
-    CATALOG_DEFAULTS,
-    CATALOG_PARAMS,
-    CATALOGS,
-    PRESETS,
-    ROLE_BEHAVIOURS,
-    CatalogParamError,
-    catalog_params,
-    check_catalog_params,
-    make_env,
-    role_behaviour,
-    scripted_behaviours,
-)
+from envs.presets import PRESETS, catalog_params, make_env
 from envs.providers import ProviderModel
 from envs.rollout import RolloutResult, ScriptedRoles, rollout
 from envs.rollout import seed_streams as rollout_seed_streams
 from envs.users import MovieLensUsers, SyntheticUsers, UserModel, UserPopulation
 
 __all__ = [
+    "BEHAVIOURS", "BehaviourInfo", "CAPABILITIES", "CatalogSource", "DEFAULT_BEHAVIOURS",
+    "MostDiverse",
     "CATALOGS", "CATALOG_DEFAULTS", "CATALOG_PARAMS", "Catalog", "CatalogParamError",
     "ChoiceModelUser", "ColdSplit", "ColdStart", "DataFileError",
     "EcosystemConfig", "FollowTheTrend", "GreedyByAppeal", "GreedyByQuality", "GreedyBySimilarity",

@@ -14,17 +14,29 @@ ignore it.
 | slate policy | :class:`GreedyBySimilarity` | most similar to the user state (RecSim's |
 |  |  | "myopic" agent when the state is the user's interest) |
 | slate policy | :class:`GreedyByQuality` | highest hidden quality: an oracle, reads the env |
+| slate policy | :class:`MostDiverse` | greedy maximal intra-list diversity |
 | user | :class:`ChoiceModelUser` | samples the user model's choice model |
 | provider | :class:`StaticProvider` | never releases |
 | provider | :class:`FollowTheTrend` | releases in the topic where demand most exceeds supply |
+
+**The registry.** :data:`BEHAVIOURS` maps each behaviour's name (unique across roles) to a
+:class:`BehaviourInfo`: its role, how to build it for an env, the env values it reads,
+whether it is *privileged* (reads state that its role's observation does not carry, such as
+hidden item quality) and a one-line description. Everything else is derived from it: the
+names each role offers (:data:`ROLE_BEHAVIOURS`, what experiment specs accept), the slate
+baselines (:data:`SLATE_BASELINES`), :func:`role_behaviour` and
+:func:`scripted_behaviours`. A new behaviour is one class and one registry line.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
+from envs.ecosystem import ROLES, RecEcosystemEnv
 from envs.observation import CANDIDATE_FEATURES, SLATE_FEATURES
 from envs.providers import NO_RELEASE
 from envs.users import UserModel, affinity, choice_probabilities, choice_scores
@@ -135,6 +147,44 @@ class GreedyByQuality(_SlateByFeature):
         return _top_positions(quality, self.slate_size)
 
 
+class MostDiverse(ScriptedBehaviour):
+    """The most diverse slate, built greedily (maximal marginal diversity): first the most
+    appealing candidate (the anchor: the slate starts where a click is likeliest), then,
+    slot by slot, the candidate whose mean cosine distance ``1 - cos`` to the items already
+    in the slate is largest. Distances are those of the candidates' item vectors in the
+    observation (``candidates``, in the observation basis); ties go to the lowest
+    candidate position. A zero vector counts as distance 1 from everything. Needs the
+    ``candidates`` key: not with ``user_state="id"``."""
+
+    def __init__(self, slate_size: int) -> None:
+        self.slate_size = slate_size
+
+    def act_batch(self, obs: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        if "candidates" not in obs:
+            raise ValueError("MostDiverse needs the candidates' item vectors (observation key "
+                             "'candidates'), which user_state='id' does not show")
+        vectors = np.asarray(obs["candidates"], np.float64)  # (B, C, k)
+        norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+        unit = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+        distance = 1.0 - np.einsum("bck,bek->bce", unit, unit)  # (B, C, C)
+        appeal = obs["candidate_features"][..., CANDIDATE_FEATURES.index("appeal")]
+        rows = np.arange(appeal.shape[0])
+        slate = np.empty((appeal.shape[0], self.slate_size), np.int64)
+        slate[:, 0] = np.argmax(appeal, axis=1)  # argmax: the first of tied maxima
+        taken = np.zeros(appeal.shape, bool)
+        # the sum of distances to the slate so far: at every slot it ranks the candidates
+        # as the mean does (same divisor), without rounding ties apart
+        total = np.zeros(appeal.shape)
+        for slot in range(1, self.slate_size):
+            taken[rows, slate[:, slot - 1]] = True
+            total += distance[rows, slate[:, slot - 1]]
+            slate[:, slot] = np.argmax(np.where(taken, -np.inf, total), axis=1)
+        return slate
+
+    def __repr__(self) -> str:
+        return f"MostDiverse(slate_size={self.slate_size})"
+
+
 class ChoiceModelUser(ScriptedBehaviour):
     """Samples the choice model of :mod:`envs.users` (the calibrated conditional logit, or
     RecSim's multinomial proportional model).
@@ -206,11 +256,112 @@ class RandomAction(ScriptedBehaviour):
         return f"RandomAction({self.space})"
 
 
-SLATE_BASELINES = {
-    "random": RandomSlate,
-    "popularity": PopularitySlate,
-    "greedy_by_appeal": GreedyByAppeal,
-    "greedy_by_similarity": GreedyBySimilarity,
-    "greedy_by_quality": GreedyByQuality,
+@dataclass(frozen=True)
+class BehaviourInfo:
+    """One scripted behaviour in :data:`BEHAVIOURS`."""
+
+    name: str
+    """What specs, the CLI and :func:`role_behaviour` call it; unique across roles."""
+    role: str
+    """The role it acts for: one of :data:`envs.ecosystem.ROLES`."""
+    cls: type
+    """The class that implements it."""
+    build: Callable[[RecEcosystemEnv], Behaviour]
+    """Builds it for an env (reading the values in ``parameters``)."""
+    parameters: tuple[str, ...]
+    """The env values it is built from or reads while acting (``config.<field>``,
+    ``catalog.<field>``)."""
+    privileged: bool
+    """Whether it reads state that its role's observation does not carry (the env itself,
+    hidden item quality): an upper reference rather than a baseline a platform could run."""
+    description: str
+    refused_user_states: tuple[str, ...] = ()
+    """``user_state`` settings whose observations lack what it reads (the spec refuses
+    them before anything runs)."""
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"behaviour {self.name!r}: role={self.role!r} is not one of "
+                             f"{list(ROLES)}")
+
+
+def _registry(*infos: BehaviourInfo) -> dict[str, BehaviourInfo]:
+    registry: dict[str, BehaviourInfo] = {}
+    for info in infos:
+        if info.name in registry:
+            raise ValueError(f"behaviour name {info.name!r} is registered twice (roles "
+                             f"{registry[info.name].role!r} and {info.role!r}); names are "
+                             "unique across roles")
+        registry[info.name] = info
+    return registry
+
+
+BEHAVIOURS: dict[str, BehaviourInfo] = _registry(
+    BehaviourInfo("random", "slate_policy", RandomSlate,
+                  lambda env: RandomSlate(env.config.slate_size), ("config.slate_size",),
+                  False, "slate_size distinct candidates uniformly at random"),
+    BehaviourInfo("popularity", "slate_policy", PopularitySlate,
+                  lambda env: PopularitySlate(env.config.slate_size), ("config.slate_size",),
+                  False, "the most popular candidates (prior interactions + clicks so far)"),
+    BehaviourInfo("greedy_by_appeal", "slate_policy", GreedyByAppeal,
+                  lambda env: GreedyByAppeal(env.config.slate_size), ("config.slate_size",),
+                  False, "the most appealing candidates: the myopic click maximiser"),
+    BehaviourInfo("greedy_by_similarity", "slate_policy", GreedyBySimilarity,
+                  lambda env: GreedyBySimilarity(env.config.slate_size),
+                  ("config.slate_size",), False,
+                  "the candidates most similar to the user state (+ the stated intent)"),
+    BehaviourInfo("greedy_by_quality", "slate_policy", GreedyByQuality,
+                  lambda env: GreedyByQuality(env.config.slate_size),
+                  ("config.slate_size", "catalog.quality"), True,
+                  "the candidates of highest hidden quality: an oracle, reads the env"),
+    BehaviourInfo("most_diverse", "slate_policy", MostDiverse,
+                  lambda env: MostDiverse(env.config.slate_size), ("config.slate_size",),
+                  False, "greedy maximal intra-list diversity from the most appealing item",
+                  refused_user_states=("id",)),
+    BehaviourInfo("choice_model", "user", ChoiceModelUser,
+                  lambda env: ChoiceModelUser(env.config.user_model), ("config.user_model",),
+                  False, "samples the user model's choice model (its own interest and slate)"),
+    BehaviourInfo("static", "provider", StaticProvider, lambda env: StaticProvider(), (),
+                  False, "never releases anything new"),
+    BehaviourInfo("follow_the_trend", "provider", FollowTheTrend,
+                  lambda env: FollowTheTrend(env.catalog.num_topics), ("catalog.num_topics",),
+                  False, "releases in the topic whose demand share most exceeds its supply"),
+)
+"""Every scripted behaviour by name (see the module docstring)."""
+
+ROLE_BEHAVIOURS: dict[str, tuple[str, ...]] = {
+    role: tuple(name for name, info in BEHAVIOURS.items() if info.role == role)
+    for role in ROLES
 }
-"""Scripted slate policies by name; each takes ``slate_size``."""
+"""The scripted behaviours each role offers, by name (:func:`role_behaviour`)."""
+
+SLATE_BASELINES: dict[str, type] = {
+    name: BEHAVIOURS[name].cls for name in ROLE_BEHAVIOURS["slate_policy"]
+}
+"""Scripted slate policies by name; each class takes ``slate_size``."""
+
+DEFAULT_BEHAVIOURS: dict[str, str] = {"slate_policy": "greedy_by_appeal", "user": "choice_model",
+                                      "provider": "static"}
+"""What :func:`scripted_behaviours` picks for each role unless told otherwise."""
+
+
+def role_behaviour(env: RecEcosystemEnv, role: str, name: str) -> Behaviour:
+    """The scripted behaviour ``name`` of ``role`` for ``env``."""
+    if role not in ROLE_BEHAVIOURS:
+        raise ValueError(f"role={role!r} is not one of {list(ROLE_BEHAVIOURS)}")
+    if name not in ROLE_BEHAVIOURS[role]:
+        raise ValueError(f"{role} behaviour {name!r} is not one of {list(ROLE_BEHAVIOURS[role])}")
+    return BEHAVIOURS[name].build(env)
+
+
+def scripted_behaviours(env: RecEcosystemEnv, slate_policy: str = "greedy_by_appeal",
+                        provider: str = "static") -> dict[str, Behaviour]:
+    """Default scripted behaviours for every role of ``env``: the calibrated choice model
+    for users, ``slate_policy`` (a name from ``ROLE_BEHAVIOURS["slate_policy"]``) and a
+    provider behaviour (a name from ``ROLE_BEHAVIOURS["provider"]``)."""
+    chosen = {**DEFAULT_BEHAVIOURS, "slate_policy": slate_policy, "provider": provider}
+    for role in ("slate_policy", "provider"):
+        if chosen[role] not in ROLE_BEHAVIOURS[role]:
+            raise ValueError(f"{role}={chosen[role]!r}; allowed: "
+                             f"{sorted(ROLE_BEHAVIOURS[role])}")
+    return {role: BEHAVIOURS[name].build(env) for role, name in chosen.items()}

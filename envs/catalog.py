@@ -17,6 +17,9 @@ Two catalogs:
   both standardised, from the *training* ratings only (``Catalog.ratings`` records which);
   the held-out ones are left to offline evaluation. Providers are studios derived from
   genre and era buckets (see :func:`movielens_studios`).
+
+Which catalogs an env can be built from, with their parameters and what each offers
+(ratings, demographics, profiles): the registry in :mod:`envs.catalogs`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.movielens import MovieLens100k, RatingSplit
+from envs.movielens import DATASET, MovieLens100k, RatingSplit
 
 QUALITY_RANGE = 3.0
 """Quality and appeal are standardised and clipped to [-3, 3]."""
@@ -286,7 +289,7 @@ def movielens_catalog(data: MovieLens100k, num_providers: int = 20,
         when = f" ({int(year)})" if year else ""
         texts.append(f"{title}{when}. Genres: {', '.join(genres) or 'unknown'}.")
     return Catalog(
-        name="movielens-100k",
+        name=DATASET,
         titles=tuple(data.titles),
         texts=tuple(texts),
         topic=topic,

@@ -1,45 +1,126 @@
 """Episode metrics of the recommender ecosystem, emitted in ``infos`` at episode end.
 
-| key | meaning | range |
-|---|---|---|
-| ``engagement_total`` | watch time summed over all sessions of the episode | >= 0 |
-| ``engagement_per_session`` | mean watch time of a session | >= 0 |
-| ``ctr`` | clicks / slates shown | [0, 1] |
-| ``session_length`` | mean steps of a session | >= 1 |
-| ``user_utility`` | mean utility (quality + affinity of consumed items) of a session | real |
-| ``catalog_coverage`` | distinct items shown / items live at some point of the episode | [0, 1] |
-| ``intra_list_diversity`` | mean over slates of mean pairwise ``1 - cos`` of the items | [0, 2] |
-| ``novelty`` | mean self-information ``-log2 p(i)``, ``p`` from prior popularity | >= 0 |
-| ``provider_exposure_gini`` | Gini coefficient of impressions across all providers | [0, 1] |
-| ``active_providers`` | providers still on the platform at the end | 0..P |
-| ``duplicate_slate_items`` | slate positions that repeated an item and were replaced | >= 0 |
-| ``sessions``, ``sessions_completed`` | sessions seen / ended by budget or leaving | >= 0 |
+:class:`EpisodeMetrics` accumulates what an episode did (slates, impressions per item and
+provider, clicks, watch time, sessions, ...); at the end it takes an :class:`EpisodeRecord`
+of it and every registered :class:`Metric` computes its value from that record.
+:data:`METRICS` is the registry: each metric's name, short label, direction (higher or
+lower is better), whether it can be ``evaluation.metric`` (select checkpoints and be an
+experiment's headline), description, range and computation. The env emits exactly the
+registered keys (the cold-start ones only with ``cold_start``); readers (the report, the
+results tables, the spec's choices of ``evaluation.metric``) take labels and directions
+from here (``docs/registries.md`` tabulates it: :mod:`marlrec.report.registry_tables`).
 
 Session means (engagement, length, utility) are over sessions that *ended* in the
 episode; when none ended they are over the sessions still running at the horizon.
 
-With ``cold_start`` (:mod:`envs.cold_start`) the split by new (cold) and known (warm)
-users and items; NaN where the episode had none of that kind (a training env without cold
-users and items):
+With ``cold_start`` (:mod:`envs.cold_start`) the episode also carries the split by new
+(cold) and known (warm) users and items (:data:`COLD_START_METRICS`); NaN where the
+episode had none of that kind (a training env without cold users and items).
 
-| key | meaning | range |
-|---|---|---|
-| ``engagement_per_session_warm_users``, ``..._cold_users`` | per session of each kind | >= 0 |
-| ``ctr_warm_users``, ``ctr_cold_users`` | clicks / slates shown, each kind of user | [0, 1] |
-| ``item_ctr_warm``, ``item_ctr_cold`` | clicks on items of the kind / their impressions | [0, 1] |
-| ``cold_item_impression_share`` | impressions of cold items / all impressions | [0, 1] |
+Adding a metric is one definition and one line of the registry::
+
+    @metric("long_tail_share", label="long-tail share", higher_is_better=True,
+            selectable=True, value_range="[0, 1]")
+    def long_tail_share(r: EpisodeRecord) -> float:
+        \"\"\"Share of slate impressions that went to long-tail items ...\"\"\"
+        ...
+
+    METRICS = registry(..., long_tail_share)
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
-COLD_START_METRICS = (
-    "engagement_per_session_warm_users", "engagement_per_session_cold_users",
-    "ctr_warm_users", "ctr_cold_users", "item_ctr_warm", "item_ctr_cold",
-    "cold_item_impression_share",
-)
-"""The cold/warm split's keys, present only with ``cold_start``."""
+# ----------------------------------------------------------------------------- the record
+
+
+@dataclass(frozen=True, eq=False)
+class EpisodeRecord:
+    """What one episode accumulated: everything a :class:`Metric` computes from.
+
+    Counts are over the whole episode. The ``session_*`` arrays have one entry per session
+    that the session means are over: the sessions that ended, or, where none ended, the
+    sessions still running at the horizon."""
+
+    slates: int  # slates shown (one per session slot and step)
+    impressions: int  # slate positions shown (slates x slate size)
+    clicks: int
+    engagement_total: float  # watch time summed over every session
+    item_impressions: np.ndarray  # (n,) int64: slate positions that showed each item
+    item_clicks: np.ndarray  # (n,) int64: clicks on each item
+    provider_impressions: np.ndarray  # (P,) impressions of each provider's items
+    prior_popularity: np.ndarray  # (n,) each item's interactions before the simulation
+    ever_live: np.ndarray  # (n,) bool: items live at some point of the episode
+    active_providers: int  # providers still on the platform at the end
+    diversity_sum: float  # sum over slates of the slate's mean pairwise ``1 - cos``
+    novelty_sum: float  # sum over impressions of ``-log2 p(i)`` (see :data:`novelty`)
+    duplicates: int  # slate positions that repeated an item and were replaced
+    sessions_ended: int  # sessions that ended (budget spent or the user left)
+    sessions_running: int  # sessions running at the horizon
+    session_engagement: np.ndarray  # (sessions,) float64 watch time of each session
+    session_utility: np.ndarray  # (sessions,) float64 utility of each session
+    session_length: np.ndarray  # (sessions,) int64 steps of each session
+    session_cold: np.ndarray  # (sessions,) bool: the session's user was cold (new)
+    user_slates: np.ndarray  # (2,) int64 slates shown to warm [0] and cold [1] users
+    user_clicks: np.ndarray  # (2,) int64 their clicks
+    cold_items: np.ndarray | None  # (n,) bool cold items, None without ``cold_start``
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metric:
+    """One episode metric: what it is called, how to read it, how it is computed.
+
+    ``higher_is_better`` is the direction every "better" judgement reads (the probability
+    of improvement, a best policy); ``selectable`` says it can be ``evaluation.metric``:
+    the metric that picks each run's best checkpoint (maximised, so only a higher-is-better
+    metric that every episode has) and the experiment's headline. ``cold_start`` metrics
+    are emitted only with ``cold_start``. ``diagnostic`` marks a count that describes the
+    episode rather than scores it (its direction is nominal)."""
+
+    name: str
+    label: str  # short column label of tables ("engagement /session")
+    higher_is_better: bool
+    selectable: bool = False
+    description: str
+    value_range: str
+    compute: Callable[[EpisodeRecord], float]
+    cold_start: bool = False
+    diagnostic: bool = False
+
+    def __post_init__(self) -> None:
+        if self.selectable and not self.higher_is_better:
+            raise ValueError(f"metric {self.name!r}: checkpoint selection maximises "
+                             "evaluation.metric, so a selectable metric is higher-is-better")
+        if self.selectable and (self.cold_start or self.diagnostic):
+            raise ValueError(f"metric {self.name!r}: a cold-start or diagnostic metric is "
+                             "not selectable")
+
+    @property
+    def direction(self) -> str:
+        """``"higher"`` or ``"lower"``: which is better."""
+        return "higher" if self.higher_is_better else "lower"
+
+
+def metric(name: str, *, label: str, higher_is_better: bool, value_range: str,
+           selectable: bool = False, cold_start: bool = False, diagnostic: bool = False
+           ) -> Callable[[Callable[[EpisodeRecord], float]], Metric]:
+    """Decorates a ``compute(record) -> float`` into the :class:`Metric` ``name``; the first
+    paragraph of its docstring is the description (the rest, details for the reader of the
+    code)."""
+    def define(compute: Callable[[EpisodeRecord], float]) -> Metric:
+        description = " ".join((compute.__doc__ or "").strip().split("\n\n")[0].split())
+        return Metric(name=name, label=label, higher_is_better=higher_is_better,
+                      selectable=selectable, description=description,
+                      value_range=value_range, compute=compute, cold_start=cold_start,
+                      diagnostic=diagnostic)
+    return define
 
 
 def gini(values: np.ndarray) -> float:
@@ -51,13 +132,242 @@ def gini(values: np.ndarray) -> float:
     return float((2 * ranks - x.size - 1) @ x / (x.size * x.sum()))
 
 
+def _mean_or_zero(values: np.ndarray) -> float:
+    return float(np.mean(values)) if values.size else 0.0
+
+
+def _ratio(a: float, b: float) -> float:
+    """``a / b``, NaN where ``b`` is 0 (no slate, impression of that kind)."""
+    return float(a / b) if b > 0 else float("nan")
+
+
+@metric("engagement_total", label="engagement (total)", higher_is_better=True,
+        value_range=">= 0")
+def engagement_total(r: EpisodeRecord) -> float:
+    """Watch time summed over all sessions of the episode."""
+    return r.engagement_total
+
+
+@metric("engagement_per_session", label="engagement /session", higher_is_better=True,
+        selectable=True, value_range=">= 0")
+def engagement_per_session(r: EpisodeRecord) -> float:
+    """Mean watch time of a session."""
+    return _mean_or_zero(r.session_engagement)
+
+
+@metric("ctr", label="CTR", higher_is_better=True, selectable=True, value_range="[0, 1]")
+def ctr(r: EpisodeRecord) -> float:
+    """Click-through rate: clicks / slates shown."""
+    return r.clicks / max(1, r.slates)
+
+
+@metric("session_length", label="session length", higher_is_better=True, selectable=True,
+        value_range=">= 1")
+def session_length(r: EpisodeRecord) -> float:
+    """Mean steps of a session."""
+    return _mean_or_zero(r.session_length)
+
+
+@metric("user_utility", label="utility /session", higher_is_better=True, selectable=True,
+        value_range="real")
+def user_utility(r: EpisodeRecord) -> float:
+    """Mean utility (quality + affinity of the consumed items) of a session."""
+    return _mean_or_zero(r.session_utility)
+
+
+@metric("catalog_coverage", label="coverage", higher_is_better=True, selectable=True,
+        value_range="[0, 1]")
+def catalog_coverage(r: EpisodeRecord) -> float:
+    """Distinct items shown / items live at some point of the episode."""
+    return float((r.item_impressions > 0).sum() / max(1, r.ever_live.sum()))
+
+
+@metric("intra_list_diversity", label="diversity (ILD)", higher_is_better=True,
+        selectable=True, value_range="[0, 2]")
+def intra_list_diversity(r: EpisodeRecord) -> float:
+    """Mean over slates of the mean pairwise ``1 - cos`` of the slate's item vectors."""
+    return r.diversity_sum / max(1, r.slates)
+
+
+@metric("novelty", label="novelty", higher_is_better=True, selectable=True,
+        value_range=">= 0")
+def novelty(r: EpisodeRecord) -> float:
+    """Mean self-information ``-log2 p(i)`` of the items shown, ``p(i)`` the item's share of
+    the prior popularity (add-one smoothed)."""
+    return r.novelty_sum / max(1, r.impressions)
+
+
+@metric("provider_exposure_gini", label="exposure Gini", higher_is_better=False,
+        value_range="[0, 1]")
+def provider_exposure_gini(r: EpisodeRecord) -> float:
+    """Gini coefficient of impressions across all providers (0: equal exposure)."""
+    return gini(r.provider_impressions)
+
+
+@metric("active_providers", label="active providers", higher_is_better=True,
+        selectable=True, value_range="0..P")
+def active_providers(r: EpisodeRecord) -> float:
+    """Providers still on the platform at the end of the episode."""
+    return float(r.active_providers)
+
+
+@metric("duplicate_slate_items", label="duplicate slate items", higher_is_better=False,
+        value_range=">= 0")
+def duplicate_slate_items(r: EpisodeRecord) -> float:
+    """Slate positions that repeated an item of the slate and were replaced."""
+    return float(r.duplicates)
+
+
+@metric("sessions", label="sessions", higher_is_better=True, diagnostic=True,
+        value_range=">= 0")
+def sessions(r: EpisodeRecord) -> float:
+    """Sessions seen in the episode: ended or still running at the horizon."""
+    return float(r.sessions_ended + r.sessions_running)
+
+
+@metric("sessions_completed", label="sessions ended", higher_is_better=True,
+        diagnostic=True, value_range=">= 0")
+def sessions_completed(r: EpisodeRecord) -> float:
+    """Sessions that ended in the episode (budget spent or the user left)."""
+    return float(r.sessions_ended)
+
+
+HEAD_SHARE = 0.2
+"""The short head's share of the prior interactions (:func:`long_tail_share`)."""
+
+
+@metric("long_tail_share", label="long-tail share", higher_is_better=True, selectable=True,
+        value_range="[0, 1]")
+def long_tail_share(r: EpisodeRecord) -> float:
+    """Share of slate impressions that went to long-tail items: the items outside the short
+    head, the most popular items that together hold 20% of the prior interactions.
+
+    The head of Abdollahpouri et al.'s popularity groups ("The Unfairness of Popularity Bias
+    in Recommendation", 2019: the head is the most popular items that together take 20% of
+    the ratings), with their mid and tail groups together as the long tail, by
+    prior popularity (``prior_popularity``, the interactions before the simulation, as
+    :class:`EpisodeMetrics` received it): items ordered by it, the short head is the most
+    popular ones that together account for ``HEAD_SHARE`` of all prior interactions. An
+    item is in the head when the items strictly more popular than it hold less than that
+    share, so tied items fall on the same side, whatever their order. Every other item is
+    long tail: all of them where no item has a prior interaction (the RecSim catalog)."""
+    prior = np.asarray(r.prior_popularity, np.float64)
+    values, inverse = np.unique(prior, return_inverse=True)
+    mass = np.bincount(inverse, weights=prior, minlength=values.size)
+    above = np.cumsum(mass[::-1])[::-1] - mass  # interactions of strictly more popular items
+    tail = above[inverse] >= HEAD_SHARE * prior.sum()
+    return float(r.item_impressions[tail].sum() / max(1, r.impressions))
+
+
+def _cold_session_mean(r: EpisodeRecord, cold: bool) -> float:
+    mask = r.session_cold == cold
+    return float(r.session_engagement[mask].mean()) if mask.any() else float("nan")
+
+
+def _item_ctr(r: EpisodeRecord, cold: bool) -> float:
+    kind = r.cold_items == cold
+    return _ratio(r.item_clicks[kind].sum(), r.item_impressions[kind].sum())
+
+
+@metric("engagement_per_session_warm_users", label="engagement /session, warm users",
+        higher_is_better=True, cold_start=True, value_range=">= 0")
+def engagement_per_session_warm_users(r: EpisodeRecord) -> float:
+    """Mean watch time of a session of a warm (known) user."""
+    return _cold_session_mean(r, False)
+
+
+@metric("engagement_per_session_cold_users", label="engagement /session, cold users",
+        higher_is_better=True, cold_start=True, value_range=">= 0")
+def engagement_per_session_cold_users(r: EpisodeRecord) -> float:
+    """Mean watch time of a session of a cold (new) user."""
+    return _cold_session_mean(r, True)
+
+
+@metric("ctr_warm_users", label="CTR, warm users", higher_is_better=True, cold_start=True,
+        value_range="[0, 1]")
+def ctr_warm_users(r: EpisodeRecord) -> float:
+    """Clicks / slates shown, over warm users' sessions."""
+    return _ratio(r.user_clicks[0], r.user_slates[0])
+
+
+@metric("item_ctr_warm", label="item CTR, warm items", higher_is_better=True,
+        cold_start=True, value_range="[0, 1]")
+def item_ctr_warm(r: EpisodeRecord) -> float:
+    """Clicks on warm items / their impressions."""
+    return _item_ctr(r, False)
+
+
+@metric("ctr_cold_users", label="CTR, cold users", higher_is_better=True, cold_start=True,
+        value_range="[0, 1]")
+def ctr_cold_users(r: EpisodeRecord) -> float:
+    """Clicks / slates shown, over cold users' sessions."""
+    return _ratio(r.user_clicks[1], r.user_slates[1])
+
+
+@metric("item_ctr_cold", label="item CTR, cold items", higher_is_better=True,
+        cold_start=True, value_range="[0, 1]")
+def item_ctr_cold(r: EpisodeRecord) -> float:
+    """Clicks on cold items / their impressions."""
+    return _item_ctr(r, True)
+
+
+@metric("cold_item_impression_share", label="cold-item share", higher_is_better=True,
+        cold_start=True, value_range="[0, 1]")
+def cold_item_impression_share(r: EpisodeRecord) -> float:
+    """Impressions of cold items / all impressions: how much exposure new items get."""
+    return _ratio(r.item_impressions[r.cold_items].sum(), r.impressions)
+
+
+def registry(*metrics: Metric) -> dict[str, Metric]:
+    """``{name: metric}`` in the order given (the order the env emits them); a name twice
+    is an error."""
+    names = [m.name for m in metrics]
+    if len(set(names)) != len(names):
+        raise ValueError(f"metric names registered twice: "
+                         f"{sorted({n for n in names if names.count(n) > 1})}")
+    return {m.name: m for m in metrics}
+
+
+METRICS: dict[str, Metric] = registry(
+    engagement_total, engagement_per_session, ctr, session_length, user_utility,
+    catalog_coverage, intra_list_diversity, novelty, provider_exposure_gini,
+    active_providers, duplicate_slate_items, sessions, sessions_completed,
+    long_tail_share,
+    engagement_per_session_warm_users, engagement_per_session_cold_users,
+    ctr_warm_users, item_ctr_warm, ctr_cold_users, item_ctr_cold,
+    cold_item_impression_share,
+)
+"""Every episode metric by name, in the order the env emits them."""
+
+COLD_START_METRICS = (
+    "engagement_per_session_warm_users", "engagement_per_session_cold_users",
+    "ctr_warm_users", "ctr_cold_users", "item_ctr_warm", "item_ctr_cold",
+    "cold_item_impression_share",
+)
+"""The cold/warm split's keys, present only with ``cold_start`` (the report's column
+order; :data:`METRICS` marks the same ones ``cold_start``)."""
+
+SELECTABLE_METRICS = tuple(name for name, m in METRICS.items() if m.selectable)
+"""The metrics that can be ``evaluation.metric``."""
+
+
+def label(name: str) -> str:
+    """The short label of metric ``name``; an unregistered name reads as its words."""
+    return METRICS[name].label if name in METRICS else name.replace("_", " ")
+
+
+# ----------------------------------------------------------------------------- accumulator
+
+
 class EpisodeMetrics:
-    """Accumulates one episode's metrics, vectorised over session slots."""
+    """Accumulates one episode, vectorised over session slots; :meth:`summary` computes
+    every registered metric from its :meth:`record`."""
 
     def __init__(self, num_sessions: int, num_items: int, num_providers: int,
                  prior_popularity: np.ndarray, cold_items: np.ndarray | None = None) -> None:
         p = (prior_popularity + 1.0) / (prior_popularity.sum() + prior_popularity.size)
         self.self_information = -np.log2(p)
+        self.prior_popularity = prior_popularity
         self.num_sessions = num_sessions
         self.num_items = num_items
         self.num_providers = num_providers
@@ -70,25 +380,23 @@ class EpisodeMetrics:
         self.session_utility = np.zeros(b)
         self.session_steps = np.zeros(b, np.int64)
         self.session_clicks = np.zeros(b, np.int64)
+        self.session_cold = np.zeros(b, np.int64)  # 0 warm, 1 cold user
         self.ended_engagement: list[float] = []
         self.ended_utility: list[float] = []
         self.ended_steps: list[int] = []
+        self.ended_cold: list[int] = []
         self.slates = 0
         self.clicks = 0
         self.engagement_total = 0.0
-        self.shown = np.zeros(self.num_items, bool)
+        self.item_impressions = np.zeros(self.num_items, np.int64)
+        self.item_clicks = np.zeros(self.num_items, np.int64)
         self.provider_impressions = np.zeros(self.num_providers)
         self.diversity_sum = 0.0
         self.novelty_sum = 0.0
         self.impressions = 0
         self.duplicates = 0
-        # cold-start split, index 0 warm, 1 cold
-        self.session_cold = np.zeros(self.num_sessions, np.int64)
-        self.ended_cold: list[int] = []
-        self.user_slates = np.zeros(2, np.int64)
+        self.user_slates = np.zeros(2, np.int64)  # by kind of user, 0 warm, 1 cold
         self.user_clicks = np.zeros(2, np.int64)
-        self.item_impressions = np.zeros(2, np.int64)
-        self.item_clicks = np.zeros(2, np.int64)
 
     def start_sessions(self, slots: np.ndarray, cold: np.ndarray) -> None:
         """Marks the sessions starting in ``slots`` as cold (new) users or not."""
@@ -101,11 +409,8 @@ class EpisodeMetrics:
         b, s = slates.shape
         self.slates += b
         self.impressions += slates.size
-        self.shown[slates.ravel()] = True
+        self.item_impressions += np.bincount(slates.ravel(), minlength=self.num_items)
         self.provider_impressions += provider_impressions
-        if self.cold_items is not None:
-            cold = int(self.cold_items[slates].sum())
-            self.item_impressions += (slates.size - cold, cold)
         self.novelty_sum += float(self.self_information[slates].sum())
         if s > 1:
             pair_sum = np.zeros(b, np.float32)
@@ -118,10 +423,9 @@ class EpisodeMetrics:
                          utility: np.ndarray, items: np.ndarray) -> None:
         """Each slot's response: clicked or not, its engagement and utility, and ``items``,
         the item clicked (any slate item where not clicked)."""
-        if self.cold_items is not None:
-            np.add.at(self.user_slates, self.session_cold, 1)
-            np.add.at(self.user_clicks, self.session_cold[clicked], 1)
-            np.add.at(self.item_clicks, self.cold_items[items[clicked]].astype(np.int64), 1)
+        self.user_slates += np.bincount(self.session_cold, minlength=2)
+        self.user_clicks += np.bincount(self.session_cold[clicked], minlength=2)
+        self.item_clicks += np.bincount(items[clicked], minlength=self.num_items)
         self.clicks += int(clicked.sum())
         self.engagement_total += float(engagement.sum())
         self.session_engagement += engagement
@@ -139,45 +443,33 @@ class EpisodeMetrics:
                     self.session_clicks):
             acc[ended] = 0
 
-    def summary(self, ever_live: np.ndarray, active_providers: int) -> dict[str, float]:
+    def record(self, ever_live: np.ndarray, active_providers: int) -> EpisodeRecord:
+        """The episode so far, as the metrics read it (copies: later steps leave it be)."""
+        running = self.session_steps > 0
         if self.ended_steps:
-            eng, util, steps = self.ended_engagement, self.ended_utility, self.ended_steps
-            cold = self.ended_cold
+            eng, util = np.array(self.ended_engagement), np.array(self.ended_utility)
+            steps, cold = np.array(self.ended_steps), np.array(self.ended_cold, bool)
         else:
-            running = self.session_steps > 0
-            eng = self.session_engagement[running].tolist()
-            util = self.session_utility[running].tolist()
-            steps = self.session_steps[running].tolist()
-            cold = self.session_cold[running].tolist()
-        running_now = int((self.session_steps > 0).sum())
-        split = {} if self.cold_items is None else self._cold_split(np.array(eng),
-                                                                    np.array(cold, bool))
-        return {
-            "engagement_total": self.engagement_total,
-            "engagement_per_session": float(np.mean(eng)) if eng else 0.0,
-            "ctr": self.clicks / max(1, self.slates),
-            "session_length": float(np.mean(steps)) if steps else 0.0,
-            "user_utility": float(np.mean(util)) if util else 0.0,
-            "catalog_coverage": float(self.shown.sum() / max(1, ever_live.sum())),
-            "intra_list_diversity": self.diversity_sum / max(1, self.slates),
-            "novelty": self.novelty_sum / max(1, self.impressions),
-            "provider_exposure_gini": gini(self.provider_impressions),
-            "active_providers": float(active_providers),
-            "duplicate_slate_items": float(self.duplicates),
-            "sessions": float(len(self.ended_steps) + running_now),
-            "sessions_completed": float(len(self.ended_steps)),
-        } | split
+            eng, util = self.session_engagement[running], self.session_utility[running]
+            steps, cold = self.session_steps[running], self.session_cold[running] > 0
+        return EpisodeRecord(
+            slates=self.slates, impressions=self.impressions, clicks=self.clicks,
+            engagement_total=self.engagement_total,
+            item_impressions=self.item_impressions.copy(),
+            item_clicks=self.item_clicks.copy(),
+            provider_impressions=self.provider_impressions.copy(),
+            prior_popularity=self.prior_popularity, ever_live=np.array(ever_live),
+            active_providers=int(active_providers), diversity_sum=self.diversity_sum,
+            novelty_sum=self.novelty_sum, duplicates=self.duplicates,
+            sessions_ended=len(self.ended_steps), sessions_running=int(running.sum()),
+            session_engagement=eng, session_utility=util, session_length=steps,
+            session_cold=cold, user_slates=self.user_slates.copy(),
+            user_clicks=self.user_clicks.copy(), cold_items=self.cold_items)
 
-    def _cold_split(self, engagement: np.ndarray, cold: np.ndarray) -> dict[str, float]:
-        def ratio(a: float, b: float) -> float:
-            return a / b if b > 0 else float("nan")
+    def summary(self, ever_live: np.ndarray, active_providers: int) -> dict[str, float]:
+        """Every registered metric of the episode so far (the cold-start ones only with a
+        cold-start split), in the registry's order."""
+        record = self.record(ever_live, active_providers)
+        return {name: m.compute(record) for name, m in METRICS.items()
+                if self.cold_items is not None or not m.cold_start}
 
-        out = {}
-        for kind, mask in (("warm", ~cold), ("cold", cold)):
-            out[f"engagement_per_session_{kind}_users"] = (
-                float(engagement[mask].mean()) if mask.any() else float("nan"))
-        for k, kind in enumerate(("warm", "cold")):
-            out[f"ctr_{kind}_users"] = ratio(self.user_clicks[k], self.user_slates[k])
-            out[f"item_ctr_{kind}"] = ratio(self.item_clicks[k], self.item_impressions[k])
-        out["cold_item_impression_share"] = ratio(self.item_impressions[1], self.impressions)
-        return out

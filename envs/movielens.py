@@ -29,7 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-FETCH_HINT = "run `marlrec data fetch movielens-100k` to download it"
+DATASET = "movielens-100k"
+"""The data set's name: its folder under the data folder, what ``marlrec data fetch`` takes,
+and the name of its catalog (:mod:`envs.catalogs`). The one place the name is spelled."""
+
+FETCH_HINT = f"run `marlrec data fetch {DATASET}` to download it"
 
 GENRES: tuple[str, ...] = (
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
@@ -60,7 +64,7 @@ def default_data_dir() -> Path:
 def movielens_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     """The MovieLens-100k folder: ``<data_dir>/movielens-100k``, data_dir defaulting to
     :func:`default_data_dir`."""
-    return Path(data_dir if data_dir is not None else default_data_dir()) / "movielens-100k"
+    return Path(data_dir if data_dir is not None else default_data_dir()) / DATASET
 
 
 class DataFileError(ValueError):

@@ -40,38 +40,38 @@ simulator was built from. The split is seeded apart from any evaluation seed: it
 the environment, the same for every run that uses these parameters. ``holdout=0`` builds
 the simulator from every rating and leaves nothing for an offline ranking.
 
-:func:`check_catalog_params` checks every catalog parameter's type and range and the
-catalog's own constraints (for MovieLens, that the data was fetched); experiment specs
-(:mod:`marlrec.config.spec`) run it before anything starts.
+The catalogs themselves, which parameters each reads, its provider defaults, its data and
+its capabilities (real ratings, demographics, text profiles) are declared in one registry,
+:data:`envs.catalogs.CATALOGS`. :func:`check_catalog_params` (there) checks every catalog
+parameter's type and range and the catalog's own constraints (for MovieLens, that the data
+was fetched); experiment specs (:mod:`marlrec.config.spec`) run it before anything starts.
+The scripted behaviours of every role are declared in :data:`envs.behaviours.BEHAVIOURS`.
 
 The env's own randomness is seeded by ``reset(seed=...)``.
 """
 
 from __future__ import annotations
 
-import numbers
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from envs.behaviours import SLATE_BASELINES, ChoiceModelUser, FollowTheTrend, StaticProvider
-from envs.catalog import Catalog, movielens_catalog, synthetic_catalog
+from envs.behaviours import (  # noqa: F401  (re-exported: they were defined here)
+    ROLE_BEHAVIOURS,
+    role_behaviour,
+    scripted_behaviours,
+)
+from envs.catalogs import (  # noqa: F401  (re-exported: the catalog parameters' API)
+    CATALOG_DEFAULTS,
+    CATALOG_PARAMS,
+    CATALOGS,
+    CatalogParamError,
+    catalog_and_users,
+    check_catalog_params,
+)
 from envs.ecosystem import ROLES, EcosystemConfig, RecEcosystemEnv
 from envs.encoding import TextEncoder
-from envs.movielens import (
-    DataFileError,
-    RatingSplit,
-    heldout_split,
-    load_movielens_100k,
-    movielens_dir,
-    movielens_layout,
-)
 from envs.recsim import ECOSYSTEM_DEFAULTS as RECSIM_ECOSYSTEM
-from envs.recsim import RecSimUsers, recsim_catalog
-from envs.users import MovieLensUsers, SyntheticUsers
-
-CATALOGS = ("synthetic", "movielens-100k", "recsim")
 
 
 @dataclass(frozen=True)
@@ -103,78 +103,6 @@ PRESETS: dict[str, Preset] = {
     )
 }
 
-CATALOG_DEFAULTS: dict[str, Any] = {
-    "catalog": "synthetic", "num_items": 500, "num_topics": 20, "num_providers": None,
-    "num_users": 1000, "catalog_seed": 0, "data_dir": None, "holdout": 0.2,
-    "holdout_seed": 0,
-}
-"""The catalog parameters and their defaults (see the module docstring); a preset may
-change a default (``Preset.catalog_defaults``). ``num_providers=None``: the catalog's own
-default."""
-CATALOG_PARAMS: tuple[str, ...] = tuple(CATALOG_DEFAULTS)
-"""The names of the catalog parameters, the keys :func:`make_env` takes besides the
-:class:`envs.ecosystem.EcosystemConfig` fields."""
-
-_DEFAULT_PROVIDERS = {"synthetic": 10, "movielens-100k": 20}
-
-
-class CatalogParamError(ValueError):
-    """A catalog parameter has a wrong type or value. ``param``, ``value`` and
-    ``allowed`` (what the value must be) are what the message names."""
-
-    def __init__(self, param: str, value: Any, allowed: str) -> None:
-        self.param, self.value, self.allowed = param, value, allowed
-        super().__init__(f"{param}={value!r} {allowed}")
-
-
-def _is_integer(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def check_catalog_params(params: Mapping[str, Any], check_data: bool = True) -> None:
-    """Raises :class:`CatalogParamError` unless every catalog parameter in ``params`` has a
-    value its catalog accepts: the right type and range, the catalog's own constraints
-    (synthetic: ``num_items``, ``num_topics`` >= 2; MovieLens: ``num_providers`` >= 2) and,
-    with ``check_data``, for ``catalog="movielens-100k"`` that the data was fetched into
-    ``data_dir``. Keys that are not catalog parameters are ignored; missing ones are not
-    checked (:func:`catalog_params` fills in the defaults)."""
-    catalog = params.get("catalog", CATALOG_DEFAULTS["catalog"])
-    if not isinstance(catalog, str) or catalog not in CATALOGS:
-        raise CatalogParamError("catalog", catalog, f"is not one of {list(CATALOGS)}")
-    for name, low, what in (("num_items", 2, " (items of the synthetic or recsim catalog)"),
-                            ("num_topics", 2, " (topics of the synthetic catalog)"),
-                            ("num_users", 1, " (synthetic or recsim users)"),
-                            ("catalog_seed", 0, ""), ("holdout_seed", 0, "")):
-        value = params.get(name, CATALOG_DEFAULTS[name])
-        if not _is_integer(value) or value < low:
-            raise CatalogParamError(name, value, f"must be an integer >= {low}{what}")
-    providers = params.get("num_providers")
-    low = 2 if catalog == "movielens-100k" else 1
-    if providers is not None and (not _is_integer(providers) or providers < low):
-        why = (" for catalog 'movielens-100k' (its largest genre/era buckets plus one for "
-               "the independent studios)" if low == 2 else "")
-        defaults = ", ".join(f"{n} {c}" for c, n in _DEFAULT_PROVIDERS.items())
-        raise CatalogParamError("num_providers", providers, f"must be an integer >= {low}{why} "
-                                f"or null (the catalog's default: {defaults})")
-    holdout = params.get("holdout", CATALOG_DEFAULTS["holdout"])
-    if not isinstance(holdout, numbers.Real) or isinstance(holdout, bool) \
-            or not 0.0 <= holdout < 1.0:
-        raise CatalogParamError("holdout", holdout, "must be a number in [0, 1): the share of "
-                                "each MovieLens user's ratings held out of the simulator "
-                                "(0: none, no offline ranking)")
-    data_dir = params.get("data_dir")
-    if data_dir is not None and (not isinstance(data_dir, str | os.PathLike)
-                                 or not str(data_dir)):
-        raise CatalogParamError("data_dir", data_dir, "must be a folder path, or null for "
-                                "$MARLREC_DATA_DIR or ~/.cache/marlrec/data")
-    if catalog == "movielens-100k" and check_data:
-        try:
-            movielens_layout(movielens_dir(data_dir))
-        except DataFileError as e:
-            raise CatalogParamError("data_dir", data_dir, "must be the folder that "
-                                    f"MovieLens-100k was fetched into (null: the default "
-                                    f"folder): {e}") from None
-
 
 def catalog_params(preset: str, overrides: Mapping[str, Any],
                    check_data: bool = True) -> dict[str, Any]:
@@ -187,35 +115,6 @@ def catalog_params(preset: str, overrides: Mapping[str, Any],
     params.update((k, v) for k, v in overrides.items() if k in params)
     check_catalog_params(params, check_data)
     return params
-
-
-_CATALOG_CACHE: dict[tuple, tuple[Catalog, Any]] = {}
-
-
-def _catalog_and_users(params: dict[str, Any]) -> tuple[Catalog, Any]:
-    if params["catalog"] in ("synthetic", "recsim"):
-        key: tuple = (params["catalog"], params["num_items"], params["num_topics"],
-                      params["num_providers"], params["num_users"], params["catalog_seed"])
-    else:  # keyed by the folder actually read, so a changed $MARLREC_DATA_DIR is seen
-        key = ("movielens-100k", str(movielens_dir(params["data_dir"]).resolve()),
-               params["num_providers"], float(params["holdout"]), int(params["holdout_seed"]))
-    if key in _CATALOG_CACHE:
-        return _CATALOG_CACHE[key]
-    if params["catalog"] == "synthetic":
-        catalog = synthetic_catalog(params["num_items"], params["num_topics"],
-                                    params["num_providers"] or 10, params["catalog_seed"])
-        users: Any = SyntheticUsers(params["num_users"], params["catalog_seed"])
-    elif params["catalog"] == "recsim":
-        catalog = recsim_catalog(params["num_items"], params["catalog_seed"])
-        users = RecSimUsers(params["num_users"], params["catalog_seed"])
-    else:
-        data = load_movielens_100k(movielens_dir(params["data_dir"]))
-        holdout, seed = float(params["holdout"]), int(params["holdout_seed"])
-        split = RatingSplit(data, heldout_split(data, holdout, seed), holdout, seed)
-        catalog = movielens_catalog(data, params["num_providers"] or 20, rating_mask=split)
-        users = MovieLensUsers(data, rating_mask=split.train)  # interests, prior histories
-    _CATALOG_CACHE[key] = (catalog, users)
-    return catalog, users
 
 
 def make_env(name: str, encoder: TextEncoder | None = None, render_mode: str | None = None,
@@ -236,45 +135,7 @@ def make_env(name: str, encoder: TextEncoder | None = None, render_mode: str | N
                          f"{allowed}")
     config = (EcosystemConfig().with_overrides(**dict(preset.ecosystem_defaults))
               .with_overrides(**env_overrides))
-    catalog, users = _catalog_and_users(params)
+    catalog, users = catalog_and_users(params)
     return RecEcosystemEnv(catalog, users, config, encoder=encoder,
                            learned_roles=preset.learned_roles, preset=name,
                            render_mode=render_mode)
-
-
-def scripted_behaviours(env: RecEcosystemEnv, slate_policy: str = "greedy_by_appeal",
-                        provider: str = "static") -> dict[str, Any]:
-    """Default scripted behaviours for every role of ``env``: the calibrated choice model
-    for users, ``slate_policy`` (a name from ``envs.behaviours.SLATE_BASELINES``) and a
-    provider behaviour (``"static"`` or ``"follow_the_trend"``)."""
-    if slate_policy not in SLATE_BASELINES:
-        raise ValueError(f"slate_policy={slate_policy!r}; allowed: {sorted(SLATE_BASELINES)}")
-    providers = {"static": StaticProvider, "follow_the_trend":
-                 lambda: FollowTheTrend(env.catalog.num_topics)}
-    if provider not in providers:
-        raise ValueError(f"provider={provider!r}; allowed: {sorted(providers)}")
-    return {
-        "slate_policy": SLATE_BASELINES[slate_policy](env.config.slate_size),
-        "user": ChoiceModelUser(env.config.user_model),
-        "provider": providers[provider](),
-    }
-
-
-
-
-ROLE_BEHAVIOURS: dict[str, tuple[str, ...]] = {
-    "slate_policy": tuple(SLATE_BASELINES),
-    "user": ("choice_model",),
-    "provider": ("static", "follow_the_trend"),
-}
-"""The scripted behaviours each role offers, by name (:func:`role_behaviour`)."""
-
-
-def role_behaviour(env: RecEcosystemEnv, role: str, name: str) -> Any:
-    """The scripted behaviour ``name`` of ``role`` for ``env``."""
-    if role not in ROLE_BEHAVIOURS:
-        raise ValueError(f"role={role!r} is not one of {list(ROLE_BEHAVIOURS)}")
-    if name not in ROLE_BEHAVIOURS[role]:
-        raise ValueError(f"{role} behaviour {name!r} is not one of {list(ROLE_BEHAVIOURS[role])}")
-    by_role = {"slate_policy": {"slate_policy": name}, "provider": {"provider": name}}
-    return scripted_behaviours(env, **by_role.get(role, {}))[role]

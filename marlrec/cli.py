@@ -228,7 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="data sets").add_subparsers(dest="data_command",
                                                                    required=True)
     fetch = data.add_parser("fetch", help="download a data set into the cache folder")
-    fetch.add_argument("name", choices=["movielens-100k"])
+    from marlrec.datasets import DATASETS
+
+    fetch.add_argument("name", choices=sorted(DATASETS))
     fetch.add_argument("--data-dir", default=None, help="default: $MARLREC_DATA_DIR or "
                        "~/.cache/marlrec/data")
     fetch.add_argument("--force", action="store_true", help="fetch again even if present")
@@ -239,10 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     def rollout_args(p: argparse.ArgumentParser, **defaults: Any) -> None:
         p.add_argument("--preset", choices=sorted(envs.PRESETS), default="interest_evolution")
-        p.add_argument("--catalog", choices=envs.CATALOGS, default="synthetic")
+        p.add_argument("--catalog", choices=sorted(envs.CATALOGS), default="synthetic")
         p.add_argument("--policies", default="random,popularity,greedy_by_appeal,"
-                       "greedy_by_quality", help=f"from {sorted(envs.SLATE_BASELINES)}")
-        p.add_argument("--provider", choices=["static", "follow_the_trend"], default="static")
+                       "greedy_by_quality",
+                       help=f"from {list(envs.ROLE_BEHAVIOURS['slate_policy'])}")
+        p.add_argument("--provider", choices=envs.ROLE_BEHAVIOURS["provider"],
+                       default=envs.DEFAULT_BEHAVIOURS["provider"])
         p.add_argument("--episodes", type=int, default=3)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--encoder", choices=ENCODERS, default="hashing")  # as in specs
@@ -285,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     rollout_args(sub.add_parser("rollout", help="compare scripted slate policies"))
     rollout_args(sub.add_parser("demo", help="the README's demo: scripted policies on "
                                 "MovieLens-100k with all-MiniLM-L6-v2"),
-                 catalog="movielens-100k", encoder="minilm", episodes=5,
+                 catalog=envs.movielens.DATASET, encoder="minilm", episodes=5,
                  set=["num_sessions=16", "horizon=200", "user_state=item_mean"],
                  out="results/demo")
     return parser

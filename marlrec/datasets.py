@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from envs.movielens import (  # noqa: F401  (re-exported: the data folder API)
+    DATASET,
     DataFileError,
     default_data_dir,
     load_movielens_100k,
@@ -118,7 +119,7 @@ def fetch_movielens_100k(
     return dest
 
 
-DATASETS: dict[str, Callable[..., Path]] = {"movielens-100k": fetch_movielens_100k}
+DATASETS: dict[str, Callable[..., Path]] = {DATASET: fetch_movielens_100k}
 """Data sets that :func:`fetch` knows, by name, with the function that fetches each."""
 
 

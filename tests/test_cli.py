@@ -32,7 +32,7 @@ def test_rollout_writes_report_table_and_plot(tmp_path, capsys):
         (["--set", "num_sesions=2"], "unknown parameter(s) ['num_sesions']"),
         (["--set", "slate_size=0"], "slate_size=0 must be an integer >= 1"),
         (["--set", "user_model.budgett=3"], "unknown user_model parameter(s) ['budgett']"),
-        (["--set", "novalue"], "expected key=value"),
+        (["--set", "novalue"], "expected key.path=value"),
         (["--policies", "random,oracle"], "unknown ['oracle']"),
         (["--episodes", "0"], "--episodes=0: must be >= 1"),
     ],

@@ -57,20 +57,19 @@ from typing import Any
 
 import envs
 from envs.ecosystem import EcosystemConfig
+from envs.metrics import METRICS
 from marlrec.algorithms import ALGORITHMS
 from marlrec.algorithms.algorithm import SLATE_ACTORS
 from marlrec.encoder.pool_config import EncoderPoolConfig
+from marlrec.evaluation.baselines import default_baselines, offered_baselines
 from marlrec.training.sharing import SHARING_MODES
 
 ROLES = envs.ROLES
 ACTIVATIONS = ("tanh", "relu")
-SCRIPTED_BEHAVIOURS = envs.ROLE_BEHAVIOURS
-DEFAULT_BEHAVIOUR = {"slate_policy": "greedy_by_appeal", "user": "choice_model",
-                     "provider": "static"}
 WANDB_MODES = ("offline", "online", "disabled")
-SELECTION_METRICS = ("engagement_per_session", "user_utility", "session_length", "ctr",
-                     "catalog_coverage", "intra_list_diversity", "novelty", "active_providers")
-"""Episode metrics (``envs/metrics.py``) where higher is better: evaluation.metric choices."""
+SELECTION_METRICS = tuple(name for name, m in METRICS.items() if m.selectable)
+"""Episode metrics that can pick the best checkpoint and head the report
+(``evaluation.metric``): the registry's selectable ones (:data:`envs.metrics.METRICS`)."""
 _CATALOG_PARAMS = envs.CATALOG_PARAMS
 """The catalog parameters of ``env.params`` (owned and checked by :mod:`envs.presets`)."""
 
@@ -324,8 +323,8 @@ def _check(spec: ExperimentSpec, check_data: bool = True) -> ExperimentSpec:
                             "set learned: false to script it")
         behaviour = given.behaviour
         if not given.learned:
-            behaviour = behaviour or DEFAULT_BEHAVIOUR[role]
-            _one_of(f"{path}.behaviour", behaviour, SCRIPTED_BEHAVIOURS[role])
+            behaviour = behaviour or envs.DEFAULT_BEHAVIOURS[role]
+            _one_of(f"{path}.behaviour", behaviour, envs.ROLE_BEHAVIOURS[role])
         roles[role] = RoleSpec(learned=given.learned, behaviour=behaviour)
     if not any(r.learned for r in roles.values()):
         raise SpecError(f"{p}.roles: no role is learned; at least one must be")
@@ -371,15 +370,25 @@ def _check(spec: ExperimentSpec, check_data: bool = True) -> ExperimentSpec:
                         "same evaluation points")
     _at_least(f"{p}.evaluation.absolute_factor", spec.evaluation.absolute_factor, 1)
     _one_of(f"{p}.evaluation.metric", spec.evaluation.metric, SELECTION_METRICS)
-    offered = [b for r in ROLES if roles[r].learned for b in SCRIPTED_BEHAVIOURS[r]]
-    if roles["slate_policy"].learned and spec.env.params.get("catalog") == "movielens-100k":
-        offered.append("collaborative_filtering")  # privileged: evaluation baseline only
+    learned = [r for r in ROLES if roles[r].learned]
+    catalog = envs.catalog_params(spec.env.preset, spec.env.params, check_data=False)["catalog"]
     baselines = spec.evaluation.baselines
     if baselines is None:
-        baselines = (["random", "greedy_by_appeal"] if roles["slate_policy"].learned
-                     else [b for b in offered if b != "collaborative_filtering"])
+        baselines = default_baselines(learned)
     for i, name in enumerate(baselines):
-        _one_of(f"{p}.evaluation.baselines[{i}]", name, offered)
+        _one_of(f"{p}.evaluation.baselines[{i}]", name, offered_baselines(learned, catalog))
+    preset_config = dict(envs.PRESETS[spec.env.preset].ecosystem_defaults)
+    user_state = dict(spec.env.params).get(
+        "user_state", preset_config.get("user_state", EcosystemConfig().user_state))
+    scripted = [(f"{p}.roles.{r}.behaviour", roles[r].behaviour) for r in ROLES
+                if not roles[r].learned]
+    for where, name in [*scripted, *((f"{p}.evaluation.baselines[{i}]", b)
+                                     for i, b in enumerate(baselines))]:
+        info = envs.BEHAVIOURS.get(name)
+        if info is not None and user_state in info.refused_user_states:
+            raise SpecError(f"{where}: {name!r} cannot act with env.params.user_state="
+                            f"{user_state!r} (its observations lack what it reads); "
+                            f"choose another user_state or behaviour")
     if spec.confirmation is not None:
         _check_confirmation(spec, f"{p}.confirmation", check_files=check_data)
     return dataclasses.replace(spec, roles=roles, evaluation=dataclasses.replace(

@@ -9,7 +9,8 @@ of improvement over unequal samples is not comparable.
 
 - :func:`interval_estimates`: IQM, mean and median (rliable's: the median over tasks of
   each task's mean over runs), each with a stratified bootstrap 95% CI;
-- :func:`probability_of_improvement`: P(X > Y) for every ordered pair, with CIs;
+- :func:`probability_of_improvement`: P(X better than Y) for every ordered pair, with CIs
+  (better: above, or below for a lower-is-better metric);
 - :func:`performance_profiles`: the fraction of runs scoring above each threshold ``tau``;
 - :func:`marl_eval_json`: the same raw scores in marl-eval's JSON layout.
 """
@@ -95,11 +96,16 @@ def interval_estimates(scores: dict[str, Any], reps: int = 2000, seed: int = 0
             for policy in matrix}
 
 
-def probability_of_improvement(scores: dict[str, Any], reps: int = 2000, seed: int = 0
+def probability_of_improvement(scores: dict[str, Any], reps: int = 2000, seed: int = 0, *,
+                               higher_is_better: bool = True
                                ) -> dict[tuple[str, str], Estimate]:
-    """``{(x, y): P(a run of x scores above a run of y)}`` (ties count half), averaged over
-    tasks, with stratified bootstrap 95% CIs, for every ordered pair x != y."""
+    """``{(x, y): P(a run of x scores better than a run of y)}`` (ties count half), averaged
+    over tasks, with stratified bootstrap 95% CIs, for every ordered pair x != y. Better is
+    above where ``higher_is_better`` (the metric's direction,
+    :attr:`envs.metrics.Metric.higher_is_better`), below where not."""
     matrix = as_score_matrix(scores)
+    if not higher_is_better:  # P(-x > -y) = P(x < y): the same bootstrap on negated scores
+        matrix = {name: -a for name, a in matrix.items()}
     check_equal_runs(matrix)
     pairs = {f"{x}\x00{y}": (matrix[x], matrix[y]) for x in matrix for y in matrix if x != y}
     with _seeded(seed) as random_state:

@@ -101,3 +101,9 @@ def movielens_cf_baseline(ratings: Any, slate_size: int, seed: int = 0
                              f"{getattr(catalog, 'name', None)!r} is not built from ratings")
     return CollaborativeFilteringSlate(train_als(ratings.data, ratings.train, seed=seed),
                                        slate_size)
+
+
+def cf_baseline_for_env(env: Any, seed: int) -> CollaborativeFilteringSlate:
+    """The registered evaluation baseline (:mod:`marlrec.evaluation.baselines`): ALS seeded
+    by ``seed`` on ``env``'s own training split of the ratings (the held-out ones never)."""
+    return movielens_cf_baseline(env, env.config.slate_size, seed=seed)

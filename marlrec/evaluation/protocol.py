@@ -41,13 +41,12 @@ from ray.rllib.callbacks.callbacks import RLlibCallback
 import envs
 from marlrec.algorithms import ALGORITHMS
 from marlrec.config.spec import (
-    DEFAULT_BEHAVIOUR,
-    SCRIPTED_BEHAVIOURS,
     ExperimentSpec,
     absolute_seed_of,
     evaluation_env_params,
 )
 from marlrec.encoder import resolve_encoder
+from marlrec.evaluation.baselines import EVALUATION_BASELINES
 from marlrec.evaluation.learned_behaviour import LearnedBehaviour
 from marlrec.evaluation.scripted_comparison import episodes_on_seeds
 from marlrec.staged_folder import staged_folder
@@ -97,19 +96,13 @@ def baseline_behaviours(env: envs.RecEcosystemEnv, spec: ExperimentSpec, name: s
     default behaviour for the other learned roles."""
     behaviours = scripted_roles(env, spec)
     for role in spec.learned_roles:
-        if role == "slate_policy" and name == "collaborative_filtering":
-            behaviours[role] = _cf_baseline(env, spec)
+        evaluation_only = EVALUATION_BASELINES.get(name)
+        if evaluation_only is not None and evaluation_only.role == role:
+            behaviours[role] = evaluation_only.create(env, seed=spec.evaluation.seed)
             continue
-        chosen = name if name in SCRIPTED_BEHAVIOURS[role] else DEFAULT_BEHAVIOUR[role]
+        chosen = name if name in envs.ROLE_BEHAVIOURS[role] else envs.DEFAULT_BEHAVIOURS[role]
         behaviours[role] = envs.role_behaviour(env, role, chosen)
     return behaviours
-
-
-def _cf_baseline(env: envs.RecEcosystemEnv, spec: ExperimentSpec) -> Any:
-    """ALS on the env's own training split of the ratings (the held-out ones never)."""
-    from marlrec.evaluation.collaborative_filtering import movielens_cf_baseline
-
-    return movielens_cf_baseline(env, env.config.slate_size, seed=spec.evaluation.seed)
 
 
 def learned_behaviours(env: envs.RecEcosystemEnv, spec: ExperimentSpec, algorithm: str,

@@ -23,7 +23,7 @@ from marlrec.staged_folder import staged_folder
 
 HEADLINE_METRICS = ("engagement_per_session", "ctr", "session_length", "user_utility",
                     "catalog_coverage", "intra_list_diversity", "novelty",
-                    "provider_exposure_gini", "active_providers")
+                    "provider_exposure_gini", "active_providers", "long_tail_share")
 
 
 @dataclass

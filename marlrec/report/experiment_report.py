@@ -36,6 +36,8 @@ import numpy as np
 import yaml
 
 from envs.metrics import COLD_START_METRICS
+from envs.metrics import METRICS as EPISODE_METRICS
+from envs.metrics import label as metric_label
 from marlrec.config.spec import ExperimentSpec, parse_spec
 from marlrec.encoder.pool import running_pool
 from marlrec.evaluation import aggregate
@@ -308,7 +310,7 @@ def plot_learning_curves(policies: list[PolicyRuns], baselines: dict[str, float]
                                     strict=False):
         ax.axhline(value, linestyle=style, color="grey", label=f"{name} (absolute)")
     ax.set_xlabel("env steps sampled")
-    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_ylabel(metric_label(metric))
     ax.set_title("Evaluation during training: IQM across runs, 95% CI")
     ax.legend(fontsize=7)
     _save(plt, fig, path)
@@ -325,14 +327,32 @@ def plot_intervals(estimates: dict[str, dict[str, aggregate.Estimate]], metric: 
             ax.plot([e.low, e.high], [i, i], linewidth=6, alpha=0.5, color=f"C{i}")
             ax.plot([e.point], [i], "k|", markersize=14)
         ax.set_title(kind)
-        ax.set_xlabel(metric.replace("_", " "))
+        ax.set_xlabel(metric_label(metric))
     axes[0].set_yticks(range(len(names)), names)
     fig.suptitle("Absolute metric: point estimate and stratified bootstrap 95% CI")
     _save(plt, fig, path)
 
 
+def _poi_title(higher_is_better: bool) -> str:
+    """What the probability-of-improvement matrix holds: P(row better than column)."""
+    return "P(row > column)" if higher_is_better else "P(row < column), lower is better"
+
+
+def _higher_is_better(metric: str) -> bool:
+    """The direction of ``metric`` (:data:`envs.metrics.METRICS`); an unregistered one
+    (an older results file) is read as higher-is-better, as every report before."""
+    return EPISODE_METRICS[metric].higher_is_better if metric in EPISODE_METRICS else True
+
+
+def _column(metric: str) -> str:
+    """A table column's header: the metric's label, and its direction when lower is
+    better."""
+    lower = metric in EPISODE_METRICS and not EPISODE_METRICS[metric].higher_is_better
+    return metric_label(metric) + (" (lower is better)" if lower else "")
+
+
 def plot_poi(poi: dict[tuple[str, str], aggregate.Estimate], names: list[str],
-             path: Path) -> None:
+             path: Path, higher_is_better: bool = True) -> None:
     plt = _plt()
     matrix = np.full((len(names), len(names)), np.nan)
     for (x, y), e in poi.items():
@@ -345,7 +365,7 @@ def plot_poi(poi: dict[tuple[str, str], aggregate.Estimate], names: list[str],
                 ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=8)
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
     ax.set_yticks(range(len(names)), names)
-    ax.set_title("P(row > column)")
+    ax.set_title(_poi_title(higher_is_better))
     fig.colorbar(image)
     _save(plt, fig, path)
 
@@ -357,7 +377,7 @@ def plot_profiles(profiles: dict[str, dict[str, np.ndarray]], taus: np.ndarray, 
     for name, p in profiles.items():
         ax.plot(taus, p["profile"], label=name)
         ax.fill_between(taus, p["low"], p["high"], alpha=0.15)
-    ax.set_xlabel(f"{metric.replace('_', ' ')} threshold tau")
+    ax.set_xlabel(f"{metric_label(metric)} threshold tau")
     ax.set_ylabel("fraction of runs > tau")
     ax.set_title("Performance profiles (95% CI)")
     ax.legend(fontsize=7)
@@ -417,8 +437,9 @@ def absolute_table(estimates: dict[str, dict[str, aggregate.Estimate]], runs: in
     return "\n".join(rows)
 
 
-def poi_table(poi: dict[tuple[str, str], aggregate.Estimate], names: list[str]) -> str:
-    rows = ["| P(row > column) | " + " | ".join(names) + " |",
+def poi_table(poi: dict[tuple[str, str], aggregate.Estimate], names: list[str],
+              higher_is_better: bool = True) -> str:
+    rows = [f"| {_poi_title(higher_is_better)} | " + " | ".join(names) + " |",
             "|---" * (len(names) + 1) + "|"]
     for x in names:
         cells = ["—" if x == y else f"{poi[(x, y)].point:.2f} [{poi[(x, y)].low:.2f}, "
@@ -446,7 +467,7 @@ def metrics_table(policies: list[PolicyRuns], reps: int,
                   metrics: tuple[str, ...] = HEADLINE_METRICS) -> str:
     """Mean over runs [95% CI] of each of ``metrics`` (:func:`metric_estimates`), one row
     per policy."""
-    head = "| policy | " + " | ".join(metrics) + " |"
+    head = "| policy | " + " | ".join(map(_column, metrics)) + " |"
     rows = [head, "|---" * (len(metrics) + 1) + "|"]
     per_metric = {m: metric_estimates(policies, m, reps) for m in metrics}
     for p in policies:
@@ -468,12 +489,13 @@ def ranking_table(policies: list[PolicyRuns], ranking: dict[str, dict[str, Any]]
     """Simulated engagement and CTR beside the held-out ranking metrics, one row per
     policy that has both."""
     columns = [f"{m}@{RANKING_K}" if m != "hit_rate" else f"HR@{RANKING_K}" for m in METRICS]
-    rows = ["| policy | engagement_per_session (sim) | ctr (sim) | " + " | ".join(columns)
-            + " |", "|---" * (len(columns) + 3) + "|"]
+    simulated = ("engagement_per_session", "ctr")
+    rows = ["| policy | " + " | ".join(f"{metric_label(m)} (sim)" for m in simulated) + " | "
+            + " | ".join(columns) + " |", "|---" * (len(columns) + 3) + "|"]
     for p in policies:
         if p.policy not in ranking:
             continue
-        sim = [float(np.mean(p.run_scores(m))) for m in ("engagement_per_session", "ctr")]
+        sim = [float(np.mean(p.run_scores(m))) for m in simulated]
         rows.append(f"| {p.policy} | {sim[0]:.3g} | {sim[1]:.3g} | "
                     + " | ".join(f"{ranking[p.policy][m]:.3f}" for m in METRICS) + " |")
     return "\n".join(rows)
@@ -518,7 +540,8 @@ def write_report(folder: str | Path, reps: int = BOOTSTRAP_REPS,
     metric = spec.evaluation.metric
     scores = {p.policy: p.run_scores(metric) for p in policies}
     estimates = aggregate.interval_estimates(scores, reps=reps)
-    poi = aggregate.probability_of_improvement(scores, reps=reps)
+    better = _higher_is_better(metric)
+    poi = aggregate.probability_of_improvement(scores, reps=reps, higher_is_better=better)
     values = np.concatenate(list(scores.values()))
     taus = np.linspace(values.min() - 1e-9, values.max(), 50)
     profiles = aggregate.performance_profiles(scores, taus, reps=reps)
@@ -533,7 +556,7 @@ def write_report(folder: str | Path, reps: int = BOOTSTRAP_REPS,
                      if not p.learned}
         plot_learning_curves(policies, baselines, metric, staging / "learning_curves.png", reps)
         plot_intervals(estimates, metric, staging / "absolute_metric.png")
-        plot_poi(poi, names, staging / "probability_of_improvement.png")
+        plot_poi(poi, names, staging / "probability_of_improvement.png", better)
         plot_profiles(profiles, taus, metric, staging / "performance_profile.png")
         plot_tradeoff(policies, staging / "tradeoff.png")
         if has_cold_start(policies):
@@ -550,7 +573,8 @@ def write_report(folder: str | Path, reps: int = BOOTSTRAP_REPS,
                 "selection": spec.confirmation.selection},
             "absolute": {name: {k: [e.point, e.low, e.high] for k, e in by_kind.items()}
                          for name, by_kind in estimates.items()},
-            # P(a run of x scores above a run of y) [95% CI]: [x][y] = [point, low, high]
+            # P(a run of x scores better than a run of y: above, as every selectable
+            # metric is higher-is-better) [95% CI]: [x][y] = [point, low, high]
             "probability_of_improvement": {
                 x: {y: [poi[(x, y)].point, poi[(x, y)].low, poi[(x, y)].high]
                     for y in names if y != x} for x in names},
@@ -654,7 +678,7 @@ budget {spec.stop.env_steps:,} env steps per run.
 
 ## Probability of improvement
 
-{poi_table(poi, names)}
+{poi_table(poi, names, _higher_is_better(metric))}
 
 ![probability of improvement](probability_of_improvement.png)
 

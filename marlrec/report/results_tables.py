@@ -35,6 +35,9 @@ region, :func:`check` lists the regions whose text differs from what the committ
   ``mean|min|max P [METRIC]``     mean, lowest, highest of the runs' scores
   ``runs P [METRIC]``             each run's score, in seed order
   ``poi P Q [METRIC]``            P(a run of P scores above a run of Q) [95% CI]
+  ``better P Q [METRIC]``         P(a run of P scores better than a run of Q) [95% CI]: ``poi``
+                                  where the metric is higher-is-better, P(P below Q) where it
+                                  is lower-is-better (:data:`envs.metrics.METRICS`)
   ``wins P Q [METRIC]``           in how many paired runs (same seed) P scores above Q, ``4 of 5``
   ``diff P Q [METRIC]``           P's mean minus Q's mean, signed
   ``ratio P Q [METRIC]``          P's mean over Q's mean
@@ -45,9 +48,14 @@ region, :func:`check` lists the regions whose text differs from what the committ
   ``json KEY...``                 any other value of the file (``json episodes_per_run``)
   ==============================  ===========================================================
 
-  ``vs=FILE`` takes Q (``poi``, ``wins``, ``diff``, ``ratio``) from another ``scores.json``;
-  ``fmt=SPEC`` is a Python format spec (``fmt=.0%``); the default is 3 significant digits
-  (trailing zeros kept), ``.2f`` for ``poi`` and ``ratio``, ``.3f`` for ``ranking``.
+  ``vs=FILE`` takes Q (``poi``, ``better``, ``wins``, ``diff``, ``ratio``) from another
+  ``scores.json``; ``fmt=SPEC`` is a Python format spec (``fmt=.0%``); the default is 3
+  significant digits (trailing zeros kept), ``.2f`` for ``poi``, ``better`` and ``ratio``,
+  ``.3f`` for ``ranking``.
+
+Column labels are the metrics' own (:attr:`envs.metrics.Metric.label`; an unregistered key
+reads as its words). ``poi``, ``P>POLICY`` and ``wins`` compare numbers (above), whatever the
+metric's direction; ``better`` reads the direction.
 
 Every statistic is the report's own (:mod:`marlrec.report.experiment_report`, the file read back by
 :func:`marlrec.report.experiment_report.load_scores`): a run's score is its mean over its
@@ -89,7 +97,8 @@ from typing import Any
 import numpy as np
 from rliable import metrics as rl_metrics
 
-from marlrec.cli import METRIC_LABELS
+from envs.metrics import METRICS
+from envs.metrics import label as metric_label
 from marlrec.evaluation import aggregate
 from marlrec.report.experiment_report import (
     BOOTSTRAP_REPS,
@@ -100,7 +109,7 @@ from marlrec.report.experiment_report import (
     provenance_line,
 )
 
-RESULTS_ROOT = Path(__file__).resolve().parents[1] / "docs" / "results"
+RESULTS_ROOT = Path(__file__).resolve().parents[2] / "docs" / "results"
 ESTIMATES = ("IQM", "Mean", "Median")
 
 
@@ -369,20 +378,32 @@ def _pair(x: Expression) -> tuple[np.ndarray, np.ndarray]:
             x.other().run_scores(x.arg(1, "two policies"), metric))
 
 
-def _poi(x: Expression) -> str:
-    """P(P > Q) [95% CI]. Where every run of one scores above every run of the other (P is 1
-    or 0), every bootstrap resample of those runs does too: the CI is the point, no
-    bootstrap needed (nor for ``part=point``)."""
+def _poi(x: Expression, higher_is_better: bool = True) -> str:
+    """P(P > Q) [95% CI] (P(P < Q) where not ``higher_is_better``). Where every run of one
+    scores above every run of the other (P is 1 or 0), every bootstrap resample of those
+    runs does too: the CI is the point, no bootstrap needed (nor for ``part=point``)."""
     a, b = _pair(x)
-    point = float(rl_metrics.probability_of_improvement(a[:, None], b[:, None]))
+    sign = 1.0 if higher_is_better else -1.0
+    point = float(rl_metrics.probability_of_improvement(sign * a[:, None], sign * b[:, None]))
     if x.options.get("part") == "point" or point in (0.0, 1.0):
         e = aggregate.Estimate(point, point, point)
-    elif x.other() is x.scores and x.optional(2) in (None, x.scores.metric):
+    elif (higher_is_better and x.other() is x.scores
+          and x.optional(2) in (None, x.scores.metric)):
         e = x.scores.improvement[(x.args[0], x.args[1])]
     else:
-        e = aggregate.probability_of_improvement({"x": a, "y": b}, reps=BOOTSTRAP_REPS)[
+        e = aggregate.probability_of_improvement(
+            {"x": a, "y": b}, reps=BOOTSTRAP_REPS, higher_is_better=higher_is_better)[
             ("x", "y")]
     return x.part(e, x.options.get("fmt", ".2f"))
+
+
+def _better(x: Expression) -> str:
+    """P(P better than Q) [95% CI], by the metric's direction (:data:`envs.metrics.METRICS`)."""
+    metric = x.optional(2) or x.scores.metric
+    if metric not in METRICS:
+        raise x.scores.fail(f"better: {metric!r} is no registered metric (envs.metrics.METRICS), "
+                            "so which way is better is unknown; poi compares numbers")
+    return _poi(x, METRICS[metric].higher_is_better)
 
 
 def _wins(x: Expression) -> str:
@@ -429,7 +450,8 @@ def _json(x: Expression) -> str:
 STATISTICS: dict[str, Callable[[Expression], str]] = {
     **dict.fromkeys(ESTIMATES, _estimate),
     "mean": _over_runs(np.mean), "min": _over_runs(np.min), "max": _over_runs(np.max),
-    "runs": _runs, "poi": _poi, "wins": _wins, "diff": _diff, "ratio": _ratio,
+    "runs": _runs, "poi": _poi, "better": _better, "wins": _wins, "diff": _diff,
+    "ratio": _ratio,
     "curve": _curve, "best": _best, "ranking": _ranking,
     "provenance": lambda x: x.scores.provenance(), "json": _json,
 }
@@ -480,7 +502,7 @@ def render_value(spec: str, library: Library) -> str:
 
 
 def _label(metric: str) -> str:
-    return METRIC_LABELS.get(metric, metric.replace("_", " "))
+    return metric_label(metric)
 
 
 _HEADERS = {"IQM": "IQM [95% CI]", "Mean": "mean [95% CI]", "Median": "median [95% CI]",

@@ -43,6 +43,20 @@ def test_probability_of_improvement_by_hand():
     assert poi[("high", "low")].point == 1.0 and poi[("low", "high")].point == 0.0
 
 
+def test_probability_of_improvement_where_lower_is_better():
+    # better is below: pairs (1,0) lose (1,3) win (2,0) lose (2,3) win -> 0.5
+    scores = {"x": [1, 2], "y": [0, 3], "high": [5, 6], "low": [1, 2]}
+    lower = probability_of_improvement(scores, reps=200, higher_is_better=False)
+    assert lower[("x", "y")].point == pytest.approx(0.5)
+    assert lower[("low", "high")].point == 1.0 and lower[("high", "low")].point == 0.0
+    # the same bootstrap as on negated scores; higher_is_better=True is the default
+    negated = probability_of_improvement({k: -np.array(v, float) for k, v in scores.items()},
+                                         reps=200)
+    assert lower == negated
+    assert probability_of_improvement(scores, reps=200, higher_is_better=True) == \
+        probability_of_improvement(scores, reps=200)
+
+
 def test_unequal_runs_are_refused():
     with pytest.raises(ValueError, match=r"same number of runs and tasks.*ppo: 3 runs x 1 "
                                          r"tasks, greedy: 5 runs x 1 tasks"):

@@ -7,11 +7,11 @@ from __future__ import annotations
 import inspect
 import json
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from marlrec.evaluation import aggregate
 from marlrec.report import experiment_report as report
@@ -225,6 +225,66 @@ def test_a_stored_improvement_matrix_is_the_one_shown(root: Path) -> None:
     assert "-->0.50 [0.25, 0.75]<!--" in render(text, root)
 
 
+def _with_gini(root: Path) -> Library:
+    """The tiny file with a lower-is-better metric: each episode's exposure Gini is its CTR
+    (so PPO's Gini is above random's in every run: PPO is worse on it)."""
+    path = root / "tiny" / "scores.json"
+    data = json.loads(path.read_text())
+    for entry in data["policies"].values():
+        for run in entry["runs"]:
+            for episode in run:
+                episode["provider_exposure_gini"] = episode["ctr"]
+    path.write_text(json.dumps(data))
+    return Library(root)
+
+
+def _value(spec: str, root: Path) -> str:
+    return render(f"v <!-- value: {spec} --><!-- /value -->", root).split("-->")[1].split(
+        "<!--")[0]
+
+
+def test_better_reads_the_metrics_direction(root: Path) -> None:
+    """``poi`` compares numbers, ``better`` reads the metric's direction: on exposure Gini
+    (lower is better) PPO is above random in every run, so P(PPO > random) is 1 and
+    P(PPO better than random) 0; against greedy the two are complements (no ties); on the
+    headline metric (higher is better) they are the same figure."""
+    library = _with_gini(root)
+    gini = "provider_exposure_gini"
+    assert _value(f'tiny/scores.json poi "PPO per_role" random {gini}', root).startswith("1.00")
+    assert _value(f'tiny/scores.json better "PPO per_role" random {gini}',
+                  root) == "0.00 [0.00, 0.00]"
+    poi = float(_value(f'tiny/scores.json poi "PPO per_role" greedy {gini} part=point', root))
+    better = _value(f'tiny/scores.json better "PPO per_role" greedy {gini}', root)
+    assert float(better.split()[0]) == pytest.approx(1.0 - poi)
+    scores = library.get("tiny/scores.json")
+    e = aggregate.probability_of_improvement(
+        {"x": scores.run_scores("PPO per_role", gini), "y": scores.run_scores("greedy", gini)},
+        reps=BOOTSTRAP_REPS, higher_is_better=False)[("x", "y")]
+    assert better == f"{e.point:.2f} [{e.low:.2f}, {e.high:.2f}]"
+    for pair in ('"PPO per_role" greedy', 'random "PPO per_role"'):
+        assert (_value(f"tiny/scores.json better {pair}", root)
+                == _value(f"tiny/scores.json poi {pair}", root))
+    with pytest.raises(ResultsTableError, match="'clicks' is no registered metric"):
+        _value('tiny/scores.json better "PPO per_role" random clicks', root)
+
+
+def test_labels_and_directions_come_from_the_metric_registry(root: Path) -> None:
+    _with_gini(root)
+    text = ("<!-- results-table: tiny/scores.json metrics=ctr,provider_exposure_gini -->\n"
+            "<!-- /results-table -->\n")
+    assert "| policy | CTR, mean | exposure Gini, mean |" in render(text, root)
+    names = ["a", "b"]
+    matrix = {("a", "b"): aggregate.Estimate(0.25, 0.0, 0.5),
+              ("b", "a"): aggregate.Estimate(0.75, 0.5, 1.0)}
+    assert report.poi_table(matrix, names).startswith("| P(row > column) |")
+    assert report.poi_table(matrix, names, higher_is_better=False).startswith(
+        "| P(row < column), lower is better |")
+    scores = Library(root).get("tiny/scores.json")
+    table = report.metrics_table(list(scores.policies.values()), 50,
+                                 ("ctr", "provider_exposure_gini"))
+    assert table.startswith("| policy | CTR | exposure Gini (lower is better) |\n")
+
+
 def test_load_scores_reads_back_what_the_report_wrote(root: Path) -> None:
     """Episodes and curves as :class:`PolicyRuns`, null as NaN, ``absolute`` as estimates;
     no improvement matrix in a file that predates it."""
@@ -248,7 +308,10 @@ def test_write_report_stores_its_improvement_matrix(root: Path,
     replaced): 4 runs per policy, as the quickstart spec has 4 seeds."""
     folder = root / "quick"
     folder.mkdir()
-    shutil.copy(REPO / "experiments" / "quickstart.yaml", folder / "spec.resolved.yaml")
+    from marlrec.config.loading import read_spec_mapping
+
+    (folder / "spec.resolved.yaml").write_text(yaml.safe_dump(
+        read_spec_mapping(REPO / "experiments" / "quickstart.yaml")))
     metrics = ("engagement_per_session", *report.HEADLINE_METRICS[1:])
 
     def runs(base: float) -> list[list[dict[str, float]]]:
@@ -304,6 +367,13 @@ def _outside_regions(path: Path) -> str:
         kept.append(text[done:region.start])
         done = region.end
     return re.sub(r"<!--.*?-->", "", "".join(kept) + text[done:], flags=re.DOTALL)
+
+
+def test_the_default_results_root_is_the_repositorys() -> None:
+    """``make results-tables`` passes no ``--results-root``."""
+    from marlrec.report.results_tables import RESULTS_ROOT
+
+    assert RESULTS_ROOT == RESULTS
 
 
 def test_the_committed_docs_agree_with_their_scores_json() -> None:
