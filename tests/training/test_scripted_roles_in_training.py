@@ -10,12 +10,12 @@ import pytest
 ray = pytest.importorskip("ray")
 
 import envs  # noqa: E402
-from marlrec.config.spec import SCRIPTED_BEHAVIOURS, parse_spec  # noqa: E402
+from marlrec.config.spec import parse_spec  # noqa: E402
 from marlrec.training.rllib_env import EcosystemMultiAgentEnv  # noqa: E402
 
 TINY = {"num_sessions": 3, "num_candidates": 5, "slate_size": 2, "horizon": 12,
         "user_state": "item_mean", "num_items": 80, "num_providers": 4, "num_users": 60}
-CASES = [(role, name) for role in envs.ROLES for name in SCRIPTED_BEHAVIOURS[role]]
+CASES = [(role, name) for role in envs.ROLES for name in envs.ROLE_BEHAVIOURS[role]]
 
 
 @pytest.mark.parametrize(("role", "behaviour"), CASES)
