@@ -3,8 +3,9 @@
 An :class:`Algorithm` is plain data, so the spec validator and the CLI read what every
 algorithm supports without importing Ray or torch; the RLlib classes are named as
 ``"module:attribute"`` paths and imported only when a trial is built
-(:meth:`Algorithm.config_class`, :meth:`Algorithm.consensus_learner`,
-:meth:`Algorithm.greedy_action`). Capabilities follow BenchMARL's algorithm classes:
+(:meth:`Algorithm.config_class`, :meth:`Algorithm.greedy_action`; under ``sharing:
+consensus``, :func:`marlrec.algorithms.consensus.consensus_learner` mixes the penalty into
+``torch_learner``). Capabilities follow BenchMARL's algorithm classes:
 
 - ``discrete_actions``, ``multi_discrete_actions``, ``continuous_actions``: the action
   spaces it learns (users and providers: Discrete; slate policies: MultiDiscrete);
@@ -84,12 +85,6 @@ class Algorithm:
     def config_class(self) -> type:
         """Its RLlib ``AlgorithmConfig`` class (imports RLlib)."""
         return import_path(self.config)
-
-    def consensus_learner(self) -> type:
-        """Its torch learner with the consensus penalty (``sharing: consensus``)."""
-        from marlrec.algorithms import consensus
-
-        return getattr(consensus, consensus.learner_name(self.torch_learner))
 
     def greedy_action(self) -> Any:
         """How evaluation takes the module's greedy action: ``(module, flat observations

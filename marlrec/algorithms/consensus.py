@@ -12,9 +12,9 @@ moves the mode between ``independent`` (0) and ``per_role`` (large). Every updat
 under the learner results' ``__all_modules__``.
 
 The penalty is a mixin on each algorithm's own torch learner (``Algorithm.torch_learner``;
-:meth:`marlrec.algorithms.algorithm.Algorithm.consensus_learner` names the mixed class, which
-this module builds on first access), so the algorithms' losses are untouched and a new
-algorithm gets its consensus learner without code here.
+:func:`consensus_learner` gives the mixed class, which this module builds on first access
+and keeps by name), so the algorithms' losses are untouched and a new algorithm gets its
+consensus learner without code here.
 """
 
 from __future__ import annotations
@@ -68,6 +68,12 @@ class ConsensusPenalty:
         return losses
 
 
+def consensus_learner(algorithm: Any) -> type:
+    """``algorithm``'s torch learner (an :class:`marlrec.algorithms.algorithm.Algorithm`'s
+    ``torch_learner``) with the consensus penalty: the learner of ``sharing: consensus``."""
+    return __getattr__(learner_name(algorithm.torch_learner))
+
+
 def learner_name(torch_learner: str) -> str:
     """The name of ``torch_learner``'s consensus learner in this module:
     ``"...ppo_torch_learner:PPOTorchLearner"`` -> ``"ConsensusPPOTorchLearner"``."""
@@ -81,6 +87,8 @@ def __getattr__(name: str) -> type:
     from marlrec.algorithms import ALGORITHMS
     from marlrec.algorithms.algorithm import import_path
 
+    if name in globals():
+        return globals()[name]
     for algorithm in ALGORITHMS.values():
         if learner_name(algorithm.torch_learner) == name:
             base = import_path(algorithm.torch_learner)

@@ -28,7 +28,7 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 import envs
 from marlrec.algorithms import ALGORITHMS, Algorithm
 from marlrec.algorithms.actor_critic import actor_critic_spec
-from marlrec.algorithms.consensus import STRENGTH_KEY
+from marlrec.algorithms.consensus import STRENGTH_KEY, consensus_learner
 from marlrec.config.spec import ExperimentSpec
 from marlrec.encoder.rllib import EncoderMetricsEnvRunner, encoder_pool_callback
 from marlrec.training.connectors import env_to_module_connectors
@@ -88,7 +88,7 @@ def build_algorithm_config(spec: ExperimentSpec, algorithm: str, sharing: str, s
         runner_cls = EncoderMetricsEnvRunner
     learner: dict[str, Any] = {}
     if sharing == "consensus":
-        learner = {"learner_class": info.consensus_learner(),
+        learner = {"learner_class": consensus_learner(info),
                    "learner_config_dict": {STRENGTH_KEY: spec.consensus_strength}}
     return (
         info.config_class()()

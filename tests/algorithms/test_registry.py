@@ -37,16 +37,16 @@ def test_classes_and_adapters_resolve(name):
     from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
     from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 
-    from marlrec.algorithms.consensus import ConsensusPenalty
+    from marlrec.algorithms.consensus import ConsensusPenalty, consensus_learner
 
     algorithm = ALGORITHMS[name]
     assert issubclass(algorithm.config_class(), AlgorithmConfig)
     base = import_path(algorithm.torch_learner)
     assert issubclass(base, TorchLearner)
-    learner = algorithm.consensus_learner()
+    learner = consensus_learner(algorithm)
     assert issubclass(learner, ConsensusPenalty) and issubclass(learner, base)
     assert learner.__mro__[1] is ConsensusPenalty  # the penalty wraps the algorithm's loss
-    assert algorithm.consensus_learner() is learner
+    assert consensus_learner(algorithm) is learner
     assert callable(algorithm.greedy_action())
     assert algorithm.refused_roles(["user", "provider"]) == []  # Discrete: every algorithm
 
@@ -54,7 +54,9 @@ def test_classes_and_adapters_resolve(name):
 def test_consensus_learners_pickle_by_reference_into_a_fresh_process():
     """Ray ships the learner class to its actors: a fresh process must rebuild the same
     class from its name."""
-    learner = ALGORITHMS["PPO"].consensus_learner()
+    from marlrec.algorithms.consensus import consensus_learner
+
+    learner = consensus_learner(ALGORITHMS["PPO"])
     payload = pickle.dumps(learner)
     code = ("import pickle, sys; cls = pickle.loads(sys.stdin.buffer.read()); "
             "print(cls.__module__, cls.__name__, [c.__name__ for c in cls.__mro__[1:3]])")
@@ -62,7 +64,7 @@ def test_consensus_learners_pickle_by_reference_into_a_fresh_process():
                          check=True).stdout.decode()
     assert out.split() == ["marlrec.algorithms.consensus", "ConsensusPPOTorchLearner",
                            "['ConsensusPenalty',", "'PPOTorchLearner']"]
-    assert ALGORITHMS["MAPPO"].consensus_learner() is learner  # MAPPO trains with PPO's
+    assert consensus_learner(ALGORITHMS["MAPPO"]) is learner  # MAPPO trains with PPO's
 
 
 def test_capabilities_say_which_roles_each_algorithm_learns():
