@@ -53,11 +53,11 @@ def test_module_tables_per_sharing_mode():
 def test_every_supported_combination_trains(local_ray, algorithm, sharing):
     training = {"train_batch_size_per_learner": 120}
     reporting = {"min_time_s_per_iteration": 1}
-    roles = None
-    if algorithm in ("PPO", "MAPPO"):
+    info = ALGORITHMS[algorithm]  # settings by capability: a new algorithm needs no edit here
+    roles = None if info.multi_discrete_actions else SCRIPTED_SLATES
+    if info.on_policy:
         training.update(minibatch_size=60, num_epochs=1)
-    if algorithm == "DQN":
-        roles = SCRIPTED_SLATES
+    if "replay_buffer_config" in info.training_keys:  # learns from a replay buffer
         training = {"train_batch_size_per_learner": 32,
                     "num_steps_sampled_before_learning_starts": 40}
         reporting["min_sample_timesteps_per_iteration"] = 60
