@@ -11,7 +11,7 @@ export TOKENIZERS_PARALLELISM ?= false
 # end-to-end ones included: `make test PYTEST_ARGS=` (.ci/run).
 PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: demo test lint fetch-data bench results-tables clean
+.PHONY: demo test lint fetch-data bench results-tables clean browser
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,7 +27,16 @@ fetch-data: $(STAMP)
 demo: $(STAMP) fetch-data
 	$(BIN)/marlrec run experiments/quickstart.yaml
 
-test: $(STAMP) fetch-data
+# Chromium for the browser test of report.html (tests/report/test_html_report.py, which skips
+# without it); never fails the build.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+		|| (apt-get install -y chromium chromium-driver >/dev/null 2>&1 \
+		|| (apt-get update -qq >/dev/null 2>&1 \
+		    && apt-get install -y chromium chromium-driver >/dev/null 2>&1) \
+		|| echo "no chromium: the browser test will skip")
+
+test: $(STAMP) fetch-data browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 

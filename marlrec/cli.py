@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -95,12 +96,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from marlrec.encoder.pool import running_pool
     from marlrec.training.run import WORKER_ENV_VARS, run_experiment
 
+    console = Console(width=160)
+    if not args.verbose:  # one live table (marlrec.training.progress) instead of Tune's output
+        from marlrec.training.progress import quiet_libraries
+
+        quiet_libraries()
     if not ray.is_initialized():
         # A fresh local Ray unless RAY_ADDRESS names a cluster ("auto" on a head node);
         # a job submitted by `marlrec launch` already carries WORKER_ENV_VARS.
         in_job = "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ
         ray.init(address=os.environ.get("RAY_ADDRESS", "local"), include_dashboard=False,
                  log_to_driver=False,
+                 logging_level=logging.INFO if args.verbose else logging.ERROR,
                  runtime_env=None if in_job else {"env_vars": WORKER_ENV_VARS})
     # On a cluster (RAY_ADDRESS set, e.g. inside a Ray job) the autoscaler grows the cluster
     # to fit; a local Ray that cannot fit the experiment is refused before anything runs.
@@ -109,9 +116,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     with running_pool(spec.encoder_pool) as pool_client:
         summaries = run_experiment(spec, resume=args.resume, encoder=pool_client,
                                    check_resources="RAY_ADDRESS" not in os.environ,
-                                   command=sys.argv[1:])
-        _print_trials(spec, summaries)
-        _report(Console(width=160), Path(spec.logging.results_dir).expanduser() / spec.name)
+                                   command=sys.argv[1:],
+                                   console=None if args.verbose else console)
+        if args.verbose:  # the live table showed them otherwise
+            _print_trials(spec, summaries)
+        _report(console, Path(spec.logging.results_dir).expanduser() / spec.name)
     print(f"results: {Path(spec.logging.results_dir).expanduser().resolve() / spec.name}")
     return 0
 
@@ -136,6 +145,7 @@ def _report(console: Any, folder: Path) -> None:
     from rich.table import Table
 
     from marlrec.report.experiment_report import load_spec_of, write_report
+    from marlrec.report.html_report import write_html_report
 
     spec = load_spec_of(folder)
     total = (len(spec.algorithms) * len(spec.sharing) + len(spec.evaluation.baselines)) * len(
@@ -148,6 +158,8 @@ def _report(console: Any, folder: Path) -> None:
             progress.update(task, completed=total, description=name, total=None)
 
         out = write_report(folder, progress=lambda: progress.advance(task), phase=phase)
+        phase("writing report.html (the report with interactive charts)")
+        write_html_report(out)
     scores = json.loads((out / "scores.json").read_text())
     metric = scores["metric"]
     table = Table(title=f"{spec.name}: {metric}, {len(spec.seeds)} runs x "
@@ -160,8 +172,18 @@ def _report(console: Any, folder: Path) -> None:
         table.add_row(name, f"{iqm[0]:.3g}", f"[{iqm[1]:.3g}, {iqm[2]:.3g}]",
                       f"{e['Mean'][0]:.3g}")
     console.print(table)
+    from marlrec.report.wandb_report import log_report
+
+    with console.status("logging the report to W&B"):
+        wandb_run = log_report(out, spec)
     plots = ", ".join(sorted(p.name for p in out.glob("*.png")))
     console.print(f"report: {out / 'report.md'} (+ {plots})")
+    if (out / "report.html").is_file():
+        console.print(f"report (one file, opens offline): {out / 'report.html'}")
+    if wandb_run is not None:
+        console.print(f"W&B ({spec.logging.wandb_mode}): {wandb_run}"
+                      + ("  (upload: wandb sync)" if spec.logging.wandb_mode == "offline"
+                         else ""))
 
 
 def _cmd_launch(args: argparse.Namespace) -> int:
@@ -223,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     import envs
 
     parser = argparse.ArgumentParser(prog="marlrec", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error (also: MARLREC_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="data sets").add_subparsers(dest="data_command",
@@ -262,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a spec key, e.g. --set stop.env_steps=4000")
     run.add_argument("--resume", action="store_true",
                      help="continue an interrupted experiment from its last checkpoints")
+    run.add_argument("--verbose", action="store_true",
+                     help="Tune's own trial output and the libraries' logs instead of the "
+                          "live table")
     run.set_defaults(func=_cmd_run)
 
     report = sub.add_parser("report", help="absolute-metric evaluation and rliable report of "
@@ -292,6 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
                  catalog=envs.movielens.DATASET, encoder="minilm", episodes=5,
                  set=["num_sessions=16", "horizon=200", "user_state=item_mean"],
                  out="results/demo")
+    for command in (*sub.choices.values(), *data.choices.values()):
+        # `marlrec run SPEC --debug` as well as `marlrec --debug run SPEC`
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show the full traceback of an error")
     return parser
 
 
@@ -301,7 +332,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
-        print(f"marlrec: error: {e}", file=sys.stderr)
+        if args.debug or os.environ.get("MARLREC_DEBUG") == "1":
+            raise
+        print(f"marlrec: error: {e} (marlrec --debug ... shows where it came from)",
+              file=sys.stderr)
         return 2
 
 

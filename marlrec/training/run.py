@@ -102,9 +102,16 @@ def write_provenance(folder: Path, command: list[str]) -> None:
     _write_atomically(folder / "provenance.json", json.dumps(record, indent=2))
 
 
-def _wandb_callback(spec: ExperimentSpec, folder: Path) -> Any:
+def _wandb_callback(spec: ExperimentSpec, folder: Path, algorithm: str | None = None,
+                    sharing: str | None = None) -> Any:
     """Tune's W&B logger, made unable to stop training (a W&B failure is logged and the
     trial goes on without it) and unable to leak the W&B API key.
+
+    Runs are grouped by experiment (``logging.wandb_group``, default the spec's name) and
+    named ``ALGORITHM-SHARING-seedN``; a run's config is the resolved spec with the trial's
+    algorithm, sharing mode and seed (under ``marlrec``) beside RLlib's full config (under
+    ``rllib``). The in-training evaluations are in every result (``evaluation/...``), and
+    the report is logged as tables and images by :mod:`marlrec.report.wandb_report`.
 
     Tune's ``WandbLoggerCallback._start_logging_actor`` copies an exported
     ``WANDB_API_KEY`` into its logging actor's ``runtime_env`` env vars, and Ray writes
@@ -153,13 +160,23 @@ def _wandb_callback(spec: ExperimentSpec, folder: Path) -> Any:
 
         def _start_logging_actor(self, trial: Any, exclude_results: list[str],
                                  **wandb_init_kwargs: Any) -> None:
+            seed = trial.config.get("seed")
+            if algorithm is not None and sharing is not None:
+                wandb_init_kwargs["name"] = f"{algorithm}-{sharing}-seed{seed}"
+            wandb_init_kwargs["config"] = {
+                "marlrec": {**spec.to_dict(), "algorithm": algorithm, "sharing": sharing,
+                            "seed": seed},
+                "rllib": wandb_init_kwargs.get("config", {})}
+            wandb_init_kwargs.setdefault("tags", [t for t in (algorithm, sharing) if t])
             if not self._remote_logger_class:
                 # Tune builds this actor class once, with runtime_env={"env_vars":
                 # {"WANDB_API_KEY": <key>}} when the key is exported; built first here, with
                 # Tune's other options and no runtime env, Tune's own build is skipped.
+                # No restarts: a restarted actor would need its constructor arguments from
+                # the object store (Ray warns on the console for each one); a dead logging
+                # actor costs the trial its W&B record, never the training.
                 self._remote_logger_class = ray.remote(
-                    num_cpus=0, **_force_on_current_node(), max_restarts=-1,
-                    max_task_retries=-1)(self._logger_actor_cls)
+                    num_cpus=0, **_force_on_current_node())(self._logger_actor_cls)
             super()._start_logging_actor(trial, exclude_results, **wandb_init_kwargs)
 
         def log_trial_start(self, trial: Any) -> None:
@@ -189,11 +206,16 @@ def _wandb_callback(spec: ExperimentSpec, folder: Path) -> Any:
 
 def run_experiment(spec: ExperimentSpec, resume: bool = False, encoder: Any = None,
                    verbose: int = 1, check_resources: bool = True,
-                   command: list[str] | None = None) -> list[TrialSummary]:
+                   command: list[str] | None = None, console: Any = None
+                   ) -> list[TrialSummary]:
     """Runs (or resumes) every algorithm x sharing x seed trial of ``spec``; Ray must be
     running. ``encoder`` overrides the spec's (and its pool). ``check_resources=False``
     skips :func:`check_cluster_fits` (an autoscaling cluster grows to fit). ``command``
-    (the CLI arguments) is recorded with the code's commit in ``provenance.json``."""
+    (the CLI arguments) is recorded with the code's commit in ``provenance.json``.
+
+    ``console`` (a rich console): Tune prints nothing and the trials show as one live table
+    on it (:mod:`marlrec.training.progress`); without one, Tune's own output at
+    ``verbose``."""
     if check_resources:
         check_cluster_fits(spec)
     folder = Path(spec.logging.results_dir).expanduser().resolve() / spec.name
@@ -207,10 +229,29 @@ def run_experiment(spec: ExperimentSpec, resume: bool = False, encoder: Any = No
         pool = EncoderPool(spec.encoder_pool)
         encoder = pool.client()
     try:
-        return _run_grid(spec, folder, resume, encoder, verbose)
+        if console is None:
+            return _run_grid(spec, folder, resume, encoder, verbose)
+        return _run_grid_live(spec, folder, resume, encoder, console)
     finally:
         if pool is not None:
             pool.shutdown()
+
+
+def _run_grid_live(spec: ExperimentSpec, folder: Path, resume: bool, encoder: Any,
+                   console: Any) -> list[TrialSummary]:
+    from rich.live import Live
+
+    from envs.metrics import METRICS
+    from marlrec.training.progress import LiveTrials, baseline_reference
+
+    with console.status("the baselines on the in-training evaluation episodes (the live "
+                        "table's reference)"):
+        reference = baseline_reference(spec, encoder)
+    metric = spec.evaluation.metric
+    trials = len(spec.algorithms) * len(spec.sharing) * len(spec.seeds)
+    live = LiveTrials(spec.stop.env_steps, metric, METRICS[metric].label, reference, trials)
+    with Live(live, console=console, refresh_per_second=2):
+        return _run_grid(spec, folder, resume, encoder, verbose=0, live=live)
 
 
 def check_cluster_fits(spec: ExperimentSpec) -> None:
@@ -245,7 +286,7 @@ def check_cluster_fits(spec: ExperimentSpec) -> None:
 
 
 def _run_grid(spec: ExperimentSpec, folder: Path, resume: bool, encoder: Any,
-              verbose: int) -> list[TrialSummary]:
+              verbose: int, live: Any = None) -> list[TrialSummary]:
     from ray import tune
 
     from marlrec.algorithms import ALGORITHMS
@@ -265,7 +306,10 @@ def _run_grid(spec: ExperimentSpec, folder: Path, resume: bool, encoder: Any,
         name = f"{algorithm}-{sharing}"
         path = folder / name
         callbacks = [] if spec.logging.wandb_mode == "disabled" else [
-            _wandb_callback(spec, folder)]
+            _wandb_callback(spec, folder, algorithm, sharing)]
+        if live is not None:
+            live.start_group(name, list(spec.seeds))
+            callbacks.append(live)
         if resume and tune.Tuner.can_restore(str(path)):
             tuner = tune.Tuner.restore(str(path), trainable=trainable, resume_errored=True,
                                        param_space=config)

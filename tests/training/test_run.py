@@ -39,16 +39,32 @@ def local_ray():
 
 @pytest.fixture(scope="module")
 def finished_run(local_ray, tmp_path_factory):
+    import io
+
+    from rich.console import Console
+
     from marlrec.training.run import run_experiment
 
     results = tmp_path_factory.mktemp("results")
     spec = tiny_spec(results)
     command = ["run", "tiny.yaml", "--set", "seeds=[0,1]"]  # what the CLI would record
-    return spec, results / "tiny", run_experiment(spec, verbose=0, command=command)
+    console = Console(file=io.StringIO(), width=200)  # the live table, as `marlrec run` shows
+    summaries = run_experiment(spec, command=command, console=console)
+    return spec, results / "tiny", summaries, console.file.getvalue()
+
+
+def test_the_live_table_shows_each_trial_its_budget_evaluation_and_baseline(finished_run):
+    spec, folder, summaries, shown = finished_run
+    for seed in (0, 1):
+        assert f"PPO-per_role seed {seed}  done" in shown
+    assert "400 / 400" in shown and "800 / 800 env steps" in shown
+    assert "latest eval: engagement /session" in shown and "@ 400" in shown
+    assert "(greedy_by_appeal)" in shown or "(random)" in shown  # the best baseline
+    assert "Configuration for experiment" not in shown  # no Tune output
 
 
 def test_two_trials_write_results_checkpoints_and_wandb_offline_runs(finished_run):
-    spec, folder, summaries = finished_run
+    spec, folder, summaries, _ = finished_run
     assert sorted(s.seed for s in summaries) == [0, 1]
     assert all(s.env_steps >= 400 and s.checkpoint for s in summaries)
     assert yaml.safe_load((folder / "spec.resolved.yaml").read_text()) == spec.to_dict()
@@ -65,12 +81,16 @@ def test_two_trials_write_results_checkpoints_and_wandb_offline_runs(finished_ru
         data = log.read_bytes()
         assert b"episode_return_mean" in data and b"num_env_steps_sampled_lifetime" in data
         assert b"engagement_per_session" in data  # the ecosystem's own episode metrics
+        assert b"evaluation" in data  # the in-training evaluations
+        assert b"PPO-per_role-seed" in data and b"marlrec" in data  # run name, its spec
+    names = b"".join(next(run.glob("run-*.wandb")).read_bytes() for run in runs)
+    assert b"PPO-per_role-seed0" in names and b"PPO-per_role-seed1" in names
 
 
 def test_resume_does_not_redo_finished_trials(finished_run):
     from marlrec.training.run import run_experiment
 
-    spec, folder, summaries = finished_run
+    spec, folder, summaries, _ = finished_run
     before = {p: p.read_text() for p in folder.glob("PPO-per_role/*/progress.csv")}
     again = run_experiment(spec, resume=True, verbose=0)
     assert sorted(s.seed for s in again) == [0, 1]
@@ -117,7 +137,7 @@ def test_the_report_aggregates_best_modules_and_baselines_on_the_same_episodes(
 
     from marlrec.report.experiment_report import write_report
 
-    spec, folder, summaries = finished_run
+    spec, folder, summaries, _ = finished_run
     for seed in (0, 1):  # evaluated at both iterations (every 200 steps), best modules kept
         best = json.loads((folder / "best" / "PPO-per_role" / f"seed_{seed}" / "best.json")
                           .read_text())

@@ -45,9 +45,9 @@ def test_an_exported_wandb_key_reaches_no_ray_log_and_no_result(tmp_path, monkey
         ray.shutdown()  # every Ray process has written its logs
     assert status == 0
     folder = tmp_path / "tiny_smoke"
-    # W&B still ran: the logging actor wrote its offline run files
+    # W&B still ran: the logging actor wrote the trial's offline run, the report its own
     runs = sorted((folder / "wandb").glob("offline-run-*"))
-    assert len(runs) == 1 and list(runs[0].glob("run-*.wandb"))
+    assert len(runs) == 2 and all(list(run.glob("run-*.wandb")) for run in runs)
     assert (session / "logs" / "runtime_env_agent.log").is_file()  # the log that leaked it
     assert files_containing(session, key.encode()) == [], "the key is in Ray's session folder"
     assert files_containing(tmp_path, key.encode()) == [], "the key is in the results"
