@@ -7,7 +7,7 @@ are ranked by each scorer and the held-out items are the (binary) relevant ones.
 
 Usage::
 
-    .venv/bin/python benchmarks/user_model_check.py [--encoder minilm|hashing] [--k 10]
+    .venv/bin/python benchmarks/user_model_check.py [--encoder minilm|static|hashing] [--k 10]
         [--holdout 0.2] [--seed 0]
     # investigations: on a validation split carved from train, never on the test hold-out
     .venv/bin/python benchmarks/user_model_check.py --validation --rating-pivot 0
@@ -35,7 +35,7 @@ from envs.encoding import HashingTextEncoder  # noqa: E402
 from envs.movielens import DataFileError, load_movielens_100k, movielens_dir  # noqa: E402
 from marlrec.evaluation.user_model_check import DEFAULT_USER_MODEL, SCORERS, user_model_check  # noqa: E402
 
-ENCODERS = ("minilm", "hashing")
+ENCODERS = ("minilm", "static", "hashing")
 DESCRIPTIONS = {
     "popularity": "number of train ratings",
     "affinity": "<interest, v_i> alone",
@@ -47,8 +47,9 @@ DESCRIPTIONS = {
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--encoder", choices=ENCODERS, default="minilm",
-                   help="item text encoder: the packaged all-MiniLM-L6-v2 or the lexical "
-                        "HashingTextEncoder(64) (default: minilm)")
+                   help="item text encoder: the packaged all-MiniLM-L6-v2, the static "
+                        "encoder distilled from it, or the lexical HashingTextEncoder(64) "
+                        "(default: minilm)")
     p.add_argument("--k", type=int, default=10, help="NDCG cut-off (default: 10)")
     p.add_argument("--holdout", type=float, default=0.2,
                    help="share of each user's ratings held out (default: 0.2)")
@@ -73,6 +74,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def make_encoder(name: str):
     if name == "hashing":
         return HashingTextEncoder(64), "HashingTextEncoder(64)"
+    if name == "static":
+        from marlrec.encoder.static_encoder import StaticTextEncoder
+
+        encoder = StaticTextEncoder()
+        return encoder, (f"StaticTextEncoder(distilled from all-MiniLM-L6-v2, {encoder.dim}-d, "
+                         "SIF-weighted mean of word-piece vectors)")
     from marlrec.encoder import TransformersTextEncoder
 
     encoder = TransformersTextEncoder()
