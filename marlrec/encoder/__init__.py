@@ -28,16 +28,24 @@ _PROCESS_ENCODERS: dict[str, Any] = {}
 def resolve_encoder(encoder: Any) -> Any:
     """An encoder object from an env_config value: ``None`` or ``"hashing"`` (the env's
     lexical default), ``"minilm"`` (all-MiniLM-L6-v2, loaded once per process and shared
-    by its envs), or an encoder object (e.g. the pool's client) as is."""
+    by its envs), ``"static"`` (the static token-embedding encoder distilled from it,
+    :mod:`marlrec.encoder.static_encoder`; once per process), or an encoder object (e.g.
+    the pool's client) as is."""
     if encoder is None or encoder == "hashing":
         return None
     if encoder == "minilm":
         if "minilm" not in _PROCESS_ENCODERS:
             _PROCESS_ENCODERS["minilm"] = __getattr__("TransformersTextEncoder")()
         return _PROCESS_ENCODERS["minilm"]
+    if encoder == "static":
+        if "static" not in _PROCESS_ENCODERS:
+            from marlrec.encoder.static_encoder import StaticTextEncoder
+
+            _PROCESS_ENCODERS["static"] = StaticTextEncoder()
+        return _PROCESS_ENCODERS["static"]
     if isinstance(encoder, str):
         raise ValueError(f"encoder={encoder!r}; allowed: None, 'hashing', "
-                         "'minilm' or an encoder object")
+                         "'minilm', 'static' or an encoder object")
     return encoder
 
 

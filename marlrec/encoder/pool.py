@@ -84,10 +84,16 @@ class EncoderReplica:
 
     def __init__(self, config: EncoderPoolConfig) -> None:
         self.config = config
-        self.encoder = TransformersTextEncoder(
-            config.model_dir, device=config.device, batch_size=config.max_batch_size,
-            cache_size=config.cache_size, torch_threads=config.torch_threads,
-            dtype=config.dtype)
+        if config.encoder == "static":  # the distilled table: numpy, no torch (None: minilm)
+            from marlrec.encoder.static_encoder import StaticTextEncoder
+
+            self.encoder: Any = StaticTextEncoder(config.model_dir,
+                                                  cache_size=config.cache_size)
+        else:
+            self.encoder = TransformersTextEncoder(
+                config.model_dir, device=config.device, batch_size=config.max_batch_size,
+                cache_size=config.cache_size, torch_threads=config.torch_threads,
+                dtype=config.dtype)
         self._queue: deque[_Request] = deque()
         self._queued_texts = 0
         self._wakeup: asyncio.Event | None = None

@@ -7,11 +7,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+POOL_ENCODERS = ("minilm", "static")
+"""What a pool can serve: the transformer (all-MiniLM-L6-v2, or ``model_dir``) or the static
+token-embedding encoder distilled from it (:mod:`marlrec.encoder.static_encoder`)."""
+
 
 @dataclass(frozen=True)
 class EncoderPoolConfig:
     """How many replicas, what each asks of the cluster, and how requests are batched."""
 
+    # what the replicas run: "minilm" (the transformer) or "static"; None: "minilm" (a spec
+    # fills in its env.encoder)
+    encoder: str | None = None
     num_replicas: int = 1
     num_cpus: float = 1.0
     num_gpus: float = 0.0
@@ -39,6 +46,8 @@ class EncoderPoolConfig:
             ("retries", self.retries >= 0, ">= 0"),
             ("call_timeout_s", self.call_timeout_s > 0, "> 0"),
         )
+        checks = (*checks, ("encoder", self.encoder in (None, *POOL_ENCODERS),
+                            f"one of {list(POOL_ENCODERS)}"))
         for name, ok, allowed in checks:
             if not ok:
                 raise ValueError(f"encoder_pool.{name}={getattr(self, name)!r} must be {allowed}")

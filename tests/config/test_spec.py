@@ -97,7 +97,12 @@ def test_the_grid_takes_several_sharing_modes_and_algorithms():
         ({"env": {"encoder": "minilm"}, "encoder_pool": {"num_replicas": 0}},
          "experiment.encoder_pool: encoder_pool.num_replicas=0 must be >= 1"),
         ({"env": {"encoder": "minilm"}, "encoder_pool": {"replicas": 2}},
-         "experiment.encoder_pool: unknown key(s) ['replicas']; allowed: ['num_replicas',"),
+         "experiment.encoder_pool: unknown key(s) ['replicas']; allowed: ['encoder', "
+         "'num_replicas',"),
+        ({"env": {"encoder": "static"}, "encoder_pool": {"encoder": "minilm"}},
+         "experiment.encoder_pool.encoder: 'minilm' differs from env.encoder 'static'"),
+        ({"env": {"encoder": "minilm"}, "encoder_pool": {"encoder": "bert"}},
+         "encoder_pool.encoder='bert' must be one of ['minilm', 'static']"),
         ({"evaluation": {"baselines": ["collaborative_filtering"]}},
          "experiment.evaluation.baselines[0]: 'collaborative_filtering' is not one of"),
         ({"evaluation": {"every_env_steps": 300}}, "experiment.evaluation.every_env_steps: 300 "

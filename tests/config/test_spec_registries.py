@@ -66,3 +66,12 @@ def test_a_registered_algorithm_is_accepted_with_no_other_edit(monkeypatch):
 def test_every_registered_behaviour_is_offered_to_its_role():
     for name, info in envs.BEHAVIOURS.items():
         assert name in envs.ROLE_BEHAVIOURS[info.role]
+
+
+def test_an_encoder_pool_serves_the_envs_encoder():
+    spec = parse_spec({**SYNTHETIC, "env": {**SYNTHETIC["env"], "encoder": "static"},
+                       "encoder_pool": {"num_replicas": 1}})
+    assert spec.encoder_pool.encoder == "static"
+    spec = parse_spec({**SYNTHETIC, "env": {**SYNTHETIC["env"], "encoder": "minilm"},
+                       "encoder_pool": {"num_replicas": 1}})
+    assert spec.encoder_pool.encoder == "minilm"

@@ -203,3 +203,18 @@ def test_deferred_text_states_make_one_call_per_runner_step_for_all_sub_envs(poo
     assert 0 < metrics["encoder/calls"] <= runner_steps * (1 + 1 / 20) + 3, (
         metrics["encoder/calls"], steps)
     assert metrics["encoder/texts"] >= 2 * steps  # two sessions' texts per sub-env step
+
+
+def test_a_static_pool_serves_the_same_vectors_as_the_static_encoder_in_process(ray_cluster):
+    """`encoder_pool.encoder: static` (a spec sets it from env.encoder): the replicas run
+    the distilled table, and a client gets exactly what the encoder gives in-process."""
+    from marlrec.encoder.static_encoder import StaticTextEncoder
+
+    local = StaticTextEncoder()(TEXTS)  # builds the table once if this machine has none
+    pool = EncoderPool(EncoderPoolConfig(encoder="static", num_cpus=0, name="static-test"))
+    try:
+        remote = pool.client()(TEXTS)
+        assert remote.shape == local.shape and remote.dtype == np.float32
+        np.testing.assert_array_equal(remote, local)
+    finally:
+        pool.shutdown()
