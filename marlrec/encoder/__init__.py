@@ -10,13 +10,20 @@
 import importlib
 from typing import Any
 
-_TRANSFORMERS = ("DEFAULT_MODEL", "ModelDirectoryError", "TransformersTextEncoder",
-                 "check_model_dir", "check_texts", "default_model_dir")
+from marlrec.encoder.model_dir import (
+    DEFAULT_MODEL,
+    ModelDirectoryError,
+    check_model_dir,
+    check_texts,
+    default_model_dir,
+)
+
+_TRANSFORMERS = ("TransformersTextEncoder",)
 
 
 def __getattr__(name: str) -> Any:
-    """The transformers encoder's names, imported (with torch) on first use, so that
-    ``marlrec.encoder.pool_config`` stays light."""
+    """The transformers encoder, imported (with torch) on first use, so that
+    ``marlrec.encoder.pool_config`` and the static encoder stay light."""
     if name in _TRANSFORMERS:
         return getattr(importlib.import_module("marlrec.encoder.transformers_encoder"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

