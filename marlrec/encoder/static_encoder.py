@@ -25,7 +25,6 @@ import os
 import shutil
 import tempfile
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from marlrec.encoder.model_dir import (
     check_texts,
     default_model_dir,
 )
+from marlrec.encoder.text_cache import EmbeddingCache
 
 FORMAT_VERSION = 1
 """Bumped whenever the recipe or the files change meaning; part of the cache key."""
@@ -300,16 +300,13 @@ class StaticTextEncoder:
         self.max_length: int = max_length or _trained_max_length(self.model_dir)
         self.pca_dims = pca_dims
         self.sif_coefficient = sif_coefficient
-        self.cache_size = cache_size
 
         self.tokenizer = tokenizers.Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(self.max_length - 2)
         dropped = [self.tokenizer.token_to_id(t) for t in _DROPPED_TOKENS]
         self._dropped = np.array([i for i in dropped if i is not None], np.int64)
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._hits = 0
-        self._misses = 0
+        self._cache = EmbeddingCache(cache_size)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickles as its arguments (not the 47 MB table): the receiving process loads the
@@ -337,37 +334,26 @@ class StaticTextEncoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self.cache_size == 0:
-            self._misses += len(texts)
+            self._cache.misses += len(texts)
             return self._encode_uncached(texts)
-        found: dict[str, np.ndarray] = {}
-        todo: list[str] = []
-        for text in dict.fromkeys(texts):
-            cached = self._cache.get(text)
-            if cached is None:
-                todo.append(text)
-            else:
-                self._cache.move_to_end(text)
-                found[text] = cached
-        self._misses += len(todo)
-        self._hits += len(texts) - len(todo)
-        if todo:
-            for text, vector in zip(todo, self._encode_uncached(todo), strict=True):
-                found[text] = vector
-                self._cache[text] = vector
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        return np.stack([found[text] for text in texts])
+        return self._cache.encode(texts, self._encode_uncached)
+
+    @property
+    def cache_size(self) -> int:
+        """How many embeddings the cache keeps (0: none)."""
+        return self._cache.maxsize
+
+    @cache_size.setter
+    def cache_size(self, size: int) -> None:
+        self._cache.maxsize = size
 
     def cache_info(self) -> dict[str, int]:
         """Return ``{"hits", "misses", "size", "maxsize"}`` of the embedding cache."""
-        return {"hits": self._hits, "misses": self._misses, "size": len(self._cache),
-                "maxsize": self.cache_size}
+        return self._cache.info()
 
     def cache_clear(self) -> None:
         """Empty the cache and reset the hit and miss counters."""
         self._cache.clear()
-        self._hits = 0
-        self._misses = 0
 
     def _encode_uncached(self, texts: list[str]) -> np.ndarray:
         """:meth:`_encode_chunk` on chunks of 64 texts (a gather for hundreds of texts at

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +28,7 @@ from marlrec.encoder.model_dir import (  # noqa: F401  (re-exported: the encoder
     check_texts,
     default_model_dir,
 )
+from marlrec.encoder.text_cache import EmbeddingCache
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -148,11 +148,8 @@ class TransformersTextEncoder:
         self.max_length: int = max_length
         self.batch_size = batch_size
         self.dtype = dtype
-        self.cache_size = cache_size
         self._pad_id = int(self.tokenizer.pad_token_id or 0)
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._hits = 0
-        self._misses = 0
+        self._cache = EmbeddingCache(cache_size)
 
     @staticmethod
     def _load(
@@ -194,48 +191,24 @@ class TransformersTextEncoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
 
-        found: dict[str, np.ndarray] = {}
-        todo: list[str] = []
-        for text in dict.fromkeys(texts):
-            cached = self._cache.get(text)
-            if cached is None:
-                todo.append(text)
-            else:
-                self._cache.move_to_end(text)
-                found[text] = cached
-        self._misses += len(todo)
-        self._hits += len(texts) - len(todo)
+        return self._cache.encode(texts, self._encode_uncached)
 
-        if todo:
-            vectors = self._encode_uncached(todo)
-            for text, vector in zip(todo, vectors, strict=True):
-                found[text] = vector
-                self._remember(text, vector)
-        return np.stack([found[text] for text in texts])
+    @property
+    def cache_size(self) -> int:
+        """How many embeddings the cache keeps (0: none)."""
+        return self._cache.maxsize
+
+    @cache_size.setter
+    def cache_size(self, size: int) -> None:
+        self._cache.maxsize = size
 
     def cache_info(self) -> dict[str, int]:
         """Return ``{"hits", "misses", "size", "maxsize"}`` of the embedding cache."""
-        return {
-            "hits": self._hits,
-            "misses": self._misses,
-            "size": len(self._cache),
-            "maxsize": self.cache_size,
-        }
+        return self._cache.info()
 
     def cache_clear(self) -> None:
         """Empty the cache and reset the hit and miss counters."""
         self._cache.clear()
-        self._hits = 0
-        self._misses = 0
-
-    def _remember(self, text: str, vector: np.ndarray) -> None:
-        """Insert into the LRU cache, evicting the least recently used entries."""
-        if self.cache_size == 0:
-            return
-        self._cache[text] = vector
-        self._cache.move_to_end(text)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
 
     def _encode_uncached(self, texts: list[str]) -> np.ndarray:
         """Run the model on distinct ``texts``; rows in input order."""
