@@ -84,7 +84,14 @@ from pettingzoo import ParallelEnv
 
 from envs.catalog import Catalog
 from envs.cold_start import ColdSplit, ColdStart
-from envs.encoding import HashingTextEncoder, TextEncoder, encode_checked, unit_rows
+from envs.encoding import (
+    HashingTextEncoder,
+    IncrementalStateTexts,
+    TextEncoder,
+    encode_checked,
+    is_additive,
+    unit_rows,
+)
 from envs.intents import INTENT_MODES, IntentVocabulary
 from envs.item_features import ItemFeatureBuilder
 from envs.metrics import EpisodeMetrics
@@ -279,8 +286,20 @@ def _encode_shared(encoder: TextEncoder, key: str, texts: Sequence[str], what: s
     return encode_checked(lambda _: shared(key, list(texts)), texts, what)
 
 
+def _text_centre(encoder: TextEncoder, catalog: Catalog) -> np.ndarray:
+    """The mean of ``encoder``'s vectors of the catalog's item texts: a state encoder other
+    than the item encoder centres user texts by it, as the items are centred by theirs."""
+    key = f"items:{catalog.fingerprint()}"
+    centre = _encode_shared(encoder, key, catalog.texts, "item texts").mean(axis=0)
+    centre.setflags(write=False)
+    return centre
+
+
 def _encode_centred(encoder: TextEncoder, texts: list[str], centre: np.ndarray) -> np.ndarray:
     return unit_rows(encode_checked(encoder, texts, "user state texts") - centre)
+
+
+_RECENT_PREFIX, _RECENT_SEPARATOR, _RECENT_END = " Recently watched: ", "; ", "."
 
 
 def user_state_text(profile: str, recent_titles: Sequence[str]) -> str:
@@ -288,7 +307,7 @@ def user_state_text(profile: str, recent_titles: Sequence[str]) -> str:
     titles, most recent first."""
     if not recent_titles:
         return profile
-    return f"{profile} Recently watched: {'; '.join(recent_titles)}."
+    return f"{profile}{_RECENT_PREFIX}{_RECENT_SEPARATOR.join(recent_titles)}{_RECENT_END}"
 
 
 def show_ids_instead_of_text(slate: dict[str, np.ndarray], split: ColdSplit,
@@ -333,10 +352,14 @@ class RecEcosystemEnv(ParallelEnv):
         learned_roles: frozenset[str] = frozenset(ROLES),
         preset: str = "custom",
         render_mode: str | None = None,
+        state_encoder: TextEncoder | None = None,
     ) -> None:
         self.config = cfg = config or EcosystemConfig()
         self.catalog = catalog
         self.encoder = encoder if encoder is not None else _DEFAULT_ENCODER
+        # The platform's encoder of user texts (profiles, state texts); the item vectors,
+        # and with them the simulated users' tastes, stay the encoder's.
+        self.state_encoder = state_encoder if state_encoder is not None else self.encoder
         self.learned_roles = frozenset(learned_roles)
         unknown_roles = sorted(self.learned_roles - set(ROLES))
         if unknown_roles:
@@ -348,7 +371,16 @@ class RecEcosystemEnv(ParallelEnv):
 
         items = embed_catalog(catalog, self.encoder, cfg.retrieval_dim)
         self.item_vectors = items.vectors
-        self._centre = items.centre
+        self._centre = items.centre  # user-text embeddings are centred like the items
+        if self.state_encoder is not self.encoder:
+            self._centre = _cached(self.state_encoder, f"centre:{catalog.fingerprint()}",
+                                   lambda: _text_centre(self.state_encoder, catalog))
+            if self._centre.shape != items.centre.shape:
+                raise ValueError(
+                    f"state_encoder {type(self.state_encoder).__name__} makes "
+                    f"{self._centre.shape[0]}-d vectors, the item encoder "
+                    f"{type(self.encoder).__name__} {items.centre.shape[0]}-d: user states and "
+                    "items must share one space")
         self._retrieval_basis = items.retrieval_basis
         self._item_index = np.ascontiguousarray(items.vectors @ items.retrieval_basis)
         self.embedding_dim = items.vectors.shape[1]
@@ -372,8 +404,8 @@ class RecEcosystemEnv(ParallelEnv):
         if cfg.intent != "off":
             self.intents = IntentVocabulary(catalog, topic_centroids(catalog, self.item_vectors))
             key = f"intents:{_digest(self.intents.texts)}:{catalog.fingerprint()}"
-            self._intent_vectors = _cached(self.encoder, key, lambda: unit_rows(
-                _encode_shared(self.encoder, key, self.intents.texts, "intent texts")
+            self._intent_vectors = _cached(self.state_encoder, key, lambda: unit_rows(
+                _encode_shared(self.state_encoder, key, self.intents.texts, "intent texts")
                 - self._centre))
         if catalog.features is not None and cfg.user_state != "interest":
             raise ValueError(f"user_state={cfg.user_state!r} needs text embeddings, but catalog "
@@ -382,10 +414,19 @@ class RecEcosystemEnv(ParallelEnv):
         if cfg.user_state != "interest":  # the state starts from the profile's embedding
             profiles_key = (f"profiles:{_digest(self.population.profiles)}:"
                             f"{catalog.fingerprint()}")
-            self._profile_vectors = _cached(self.encoder, profiles_key, lambda: unit_rows(
-                _encode_shared(self.encoder, profiles_key, self.population.profiles,
+            self._profile_vectors = _cached(self.state_encoder, profiles_key, lambda: unit_rows(
+                _encode_shared(self.state_encoder, profiles_key, self.population.profiles,
                                "user profiles") - self._centre))
             self._profile_index = self._profile_vectors @ self._retrieval_basis
+        # An additive encoder (the static one, in-process or served by the pool) composes
+        # each text state from its profile's and titles' piece sums, each encoded once.
+        self._text_states: IncrementalStateTexts | None = None
+        if cfg.user_state == "text" and is_additive(self.state_encoder):
+            self._text_states = _cached(
+                self.state_encoder, f"state-pieces:{profiles_key}",
+                lambda: IncrementalStateTexts(self.state_encoder, self.population.profiles,
+                                              catalog.titles, _RECENT_PREFIX,
+                                              _RECENT_SEPARATOR, _RECENT_END))
 
         needed = cfg.num_candidates + cfg.user_model.history_length
         available = catalog.provider[~self._withheld]
@@ -886,7 +927,10 @@ class RecEcosystemEnv(ParallelEnv):
                 for j in slots]
 
     def _state_from_text(self, slots: np.ndarray) -> np.ndarray:
-        return _encode_centred(self.encoder, self.state_texts(slots), self._centre)
+        if self._text_states is not None:
+            return unit_rows(self._text_states.encode(self._user[slots], self._history[slots])
+                             - self._centre)
+        return _encode_centred(self.state_encoder, self.state_texts(slots), self._centre)
 
     def _refresh_live(self) -> None:
         live = self.market.live

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -88,3 +88,105 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
     norms = np.sqrt(np.einsum("...d,...d->...", x, x))[..., None]
     out = (x / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
     return np.clip(out, -1.0, 1.0, out=out)
+
+
+@runtime_checkable
+class AdditiveTextEncoder(TextEncoder, Protocol):
+    """An encoder whose vector of a text is its pieces' row sum, normalised, so that texts
+    joined at a word or punctuation boundary add up (``marlrec``'s static encoder, and the
+    encoder pool's client when its replicas run it). ``additive`` is ``True``."""
+
+    additive: bool
+    dim: int
+    max_pieces: int
+
+    def piece_sums(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(sums (n, dim), counts (n,))``: un-normalised row sums and piece counts."""
+        ...
+
+
+def is_additive(encoder: Any) -> bool:
+    """Whether ``encoder`` composes texts from piece sums (see :class:`AdditiveTextEncoder`)."""
+    return getattr(encoder, "additive", False) is True and hasattr(encoder, "piece_sums")
+
+
+class IncrementalStateTexts:
+    """Vectors of texts ``head + prefix + separator.join(items) + end`` (``head`` alone when
+    there are no items), composed from per-piece sums of an additive encoder.
+
+    A session's state text changes by one title per click; re-encoding it whole costs a
+    tokenizer pass over the profile and every recent title. Here each head (profile) and
+    item (title) is encoded once, the first time a state needs it (one encoder call per
+    :meth:`encode` for all pieces not seen before), and a state is the sum of its pieces'
+    rows, normalised: a gather. The result equals ``encoder(texts)`` up to float rounding
+    (checked in ``tests/envs/test_encoding.py`` against whole-text encoding); a text longer
+    than the encoder's ``max_pieces`` is encoded whole, truncated as the encoder truncates.
+
+    Args:
+        encoder: an additive encoder (:func:`is_additive`).
+        heads, items: the texts indexed by :meth:`encode`'s ``heads`` and ``items``.
+        prefix, separator, end: the glue around the items (``piece_sums`` of each must add
+            up, i.e. start and end at a word or punctuation boundary).
+    """
+
+    def __init__(self, encoder: AdditiveTextEncoder, heads: Sequence[str], items: Sequence[str],
+                 prefix: str, separator: str, end: str) -> None:
+        if not is_additive(encoder):
+            raise TypeError(f"IncrementalStateTexts needs an additive encoder (piece_sums), got "
+                            f"{type(encoder).__name__}")
+        self.encoder = encoder
+        self.heads, self.items = list(heads), list(items)
+        self.prefix, self.separator, self.end = prefix, separator, end
+        self.max_pieces = int(encoder.max_pieces)
+        dim = int(encoder.dim)
+        # rows: [sum (dim), count]; count -1 marks a piece not encoded yet
+        self._head_rows = np.zeros((len(self.heads), dim + 1), np.float32)
+        self._head_rows[:, dim] = -1.0
+        self._item_rows = np.zeros((len(self.items), dim + 1), np.float32)
+        self._item_rows[:, dim] = -1.0
+        glue = self._rows([prefix, separator, end])
+        self._opening, self._separator = glue[0] + glue[2], glue[1]  # prefix + end, separator
+        self.pieces_encoded = 0
+
+    def _rows(self, texts: list[str]) -> np.ndarray:
+        sums, counts = self.encoder.piece_sums(texts)
+        sums = np.asarray(sums, np.float32)
+        if sums.shape != (len(texts), self._head_rows.shape[1] - 1):
+            raise ValueError(f"encoder {type(self.encoder).__name__}.piece_sums returned shape "
+                             f"{sums.shape} for {len(texts)} texts")
+        return np.concatenate([sums, np.asarray(counts, np.float32)[:, None]], axis=1)
+
+    def text(self, head: int, items: np.ndarray) -> str:
+        """The text of ``heads[head]`` with ``items`` (indices, ``-1`` skipped)."""
+        titles = [self.items[i] for i in items if i >= 0]
+        if not titles:
+            return self.heads[head]
+        return f"{self.heads[head]}{self.prefix}{self.separator.join(titles)}{self.end}"
+
+    def encode(self, heads: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Unit vectors ``(n, dim)`` of the texts of ``heads`` ``(n,)`` with ``items``
+        ``(n, L)`` (``-1``: no item), as ``encoder([text(h, i) ...])`` gives them."""
+        heads, items = np.asarray(heads, np.int64), np.asarray(items, np.int64)
+        dim = self._head_rows.shape[1] - 1
+        self._fill(self._head_rows, self.heads, heads)
+        self._fill(self._item_rows, self.items, items[items >= 0])
+        present = items >= 0
+        rows = self._head_rows[heads] + (self._item_rows[np.maximum(items, 0)]
+                                         * present[..., None]).sum(axis=1)
+        n_items = present.sum(axis=1)
+        with_items = n_items > 0
+        rows[with_items] += (self._opening
+                             + (n_items[with_items] - 1)[:, None] * self._separator)
+        sums, counts = rows[:, :dim], rows[:, dim]
+        whole = np.flatnonzero((counts <= 0) | (counts > self.max_pieces))
+        out = unit_rows(sums)
+        if whole.size:  # empty or truncated texts: the encoder's own rule
+            out[whole] = encode_checked(self.encoder, [self.text(heads[r], items[r])
+                                                       for r in whole], "state texts")
+        return out
+
+    def _fill(self, rows: np.ndarray, texts: list[str], wanted: np.ndarray) -> None:
+        missing = np.unique(wanted[rows[wanted, -1] < 0])
+        if missing.size:
+            rows[missing] = self._rows([texts[i] for i in missing])
+            self.pieces_encoded += int(missing.size)

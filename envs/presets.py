@@ -118,11 +118,13 @@ def catalog_params(preset: str, overrides: Mapping[str, Any],
 
 
 def make_env(name: str, encoder: TextEncoder | None = None, render_mode: str | None = None,
-             **overrides: Any) -> RecEcosystemEnv:
+             state_encoder: TextEncoder | None = None, **overrides: Any) -> RecEcosystemEnv:
     """Builds the preset ``name`` with ``overrides`` (see the module docstring).
 
-    ``encoder`` embeds item and user-state texts; the default is the lexical
-    :class:`envs.encoding.HashingTextEncoder` (``marlrec`` passes all-MiniLM-L6-v2).
+    ``encoder`` embeds the item texts (and with them the simulated users' tastes) and, unless
+    ``state_encoder`` is given, the user texts the platform observes (profiles, state texts,
+    intents); the default is the lexical :class:`envs.encoding.HashingTextEncoder`
+    (``marlrec`` passes all-MiniLM-L6-v2 or its static distillation).
     """
     # the data's presence is not checked here: loading it names the missing file
     params = catalog_params(name, overrides, check_data=False)
@@ -138,4 +140,4 @@ def make_env(name: str, encoder: TextEncoder | None = None, render_mode: str | N
     catalog, users = catalog_and_users(params)
     return RecEcosystemEnv(catalog, users, config, encoder=encoder,
                            learned_roles=preset.learned_roles, preset=name,
-                           render_mode=render_mode)
+                           render_mode=render_mode, state_encoder=state_encoder)

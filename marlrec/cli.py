@@ -172,6 +172,10 @@ def _report(console: Any, folder: Path) -> None:
         table.add_row(name, f"{iqm[0]:.3g}", f"[{iqm[1]:.3g}, {iqm[2]:.3g}]",
                       f"{e['Mean'][0]:.3g}")
     console.print(table)
+    if scores.get("encoder_pool"):
+        from marlrec.report.encoder_figures import encoder_pool_line
+
+        console.print(encoder_pool_line(scores["encoder_pool"], spec.encoder_pool.encoder))
     from marlrec.report.wandb_report import log_report
 
     with console.status("logging the report to W&B"):

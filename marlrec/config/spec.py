@@ -11,7 +11,8 @@ is allowed, e.g. ``experiment.roles.user.behaviour: 'oracle' is not one of
     env:
       preset: interest_evolution
       params: {catalog: movielens-100k, num_sessions: 16, user_state: item_mean}
-      encoder: minilm            # hashing (default, lexical) | minilm
+      encoder: minilm            # hashing (default, lexical) | minilm | static
+      state_encoder: static      # optional: user texts (default: encoder); items stay encoder's
     roles:                       # optional: defaults come from the preset
       slate_policy: {learned: true}
       user: {learned: false, behaviour: choice_model}
@@ -25,7 +26,7 @@ is allowed, e.g. ``experiment.roles.user.behaviour: 'oracle' is not one of
     resources: {num_env_runners: 1, num_envs_per_env_runner: 1}
     logging: {wandb_mode: offline, wandb_project: marlrec, checkpoint_every: 5}
     evaluation: {episodes: 10, seed: 1000, baselines: [random, greedy_by_appeal]}
-    encoder_pool: {num_replicas: 2, num_cpus: 1, max_batch_size: 64}   # optional, minilm
+    encoder_pool: {num_replicas: 2, num_cpus: 1, max_batch_size: 64}   # optional: state_encoder
 
 ``env.params`` takes the :class:`envs.ecosystem.EcosystemConfig` fields and the catalog
 parameters (``envs.CATALOG_PARAMS``: ``catalog``, sizes, seeds, ``data_dir``, MovieLens'
@@ -35,8 +36,9 @@ the data was fetched into ``data_dir`` (``parse_spec(..., check_data=False)`` sk
 one check of this machine).
 
 ``encoder_pool`` (keys of :class:`marlrec.encoder.pool.EncoderPoolConfig`) serves the
-``minilm`` encoder from Ray actors for the whole experiment instead of one copy of the
-model per env runner.
+user-state encoder (``env.state_encoder``, else ``env.encoder``) from Ray actors for the
+whole experiment instead of one copy per env runner (the item vectors too when
+``env.encoder`` is the same).
 
 Tune runs the grid ``algorithms x sharing x seeds``.
 
@@ -94,6 +96,9 @@ class EnvSpec:
     preset: str = "interest_evolution"
     params: dict[str, Any] = field(default_factory=dict)
     encoder: str = "hashing"  # "minilm": all-MiniLM-L6-v2, loaded once per worker process
+    # the platform's encoder of user texts (profiles, state texts, intents); None: encoder.
+    # The item vectors, and with them the simulated users' tastes, stay encoder's.
+    state_encoder: str | None = None
 
 
 @dataclass(frozen=True)
@@ -301,6 +306,14 @@ def _check(spec: ExperimentSpec, check_data: bool = True) -> ExperimentSpec:
                         "slashes (it names the results folder)")
     _one_of(f"{p}.env.preset", spec.env.preset, sorted(envs.PRESETS))
     _one_of(f"{p}.env.encoder", spec.env.encoder, ENCODERS)
+    state_encoder = spec.env.state_encoder or spec.env.encoder
+    if spec.env.state_encoder is not None:
+        _one_of(f"{p}.env.state_encoder", spec.env.state_encoder, ENCODERS)
+        if (state_encoder == "hashing") != (spec.env.encoder == "hashing"):
+            raise SpecError(f"{p}.env.state_encoder: {state_encoder!r} cannot encode user "
+                            f"texts beside env.encoder {spec.env.encoder!r}: user states and "
+                            "items share one space, so both are hashing or both are one of "
+                            "['minilm', 'static'] (384-d)")
     _check_env_params(f"{p}.env.params", dict(spec.env.params), preset=spec.env.preset,
                       check_data=check_data)
     _check_env_params(f"{p}.evaluation.env_params", evaluation_env_params(spec),
@@ -362,16 +375,17 @@ def _check(spec: ExperimentSpec, check_data: bool = True) -> ExperimentSpec:
     _at_least(f"{p}.logging.checkpoint_every", spec.logging.checkpoint_every, 1)
     _at_least(f"{p}.evaluation.episodes", spec.evaluation.episodes, 1)
     pool = spec.encoder_pool
-    if pool is not None:
-        if spec.env.encoder not in POOL_ENCODERS:
-            raise SpecError(f"{p}.encoder_pool: given with env.encoder={spec.env.encoder!r}; "
-                            f"a pool serves one of {list(POOL_ENCODERS)}: set env.encoder")
-        if pool.encoder is not None and pool.encoder != spec.env.encoder:
+    if pool is not None:  # the pool serves the user-state encoder
+        served = "env.state_encoder" if spec.env.state_encoder else "env.encoder"
+        if state_encoder not in POOL_ENCODERS:
+            raise SpecError(f"{p}.encoder_pool: given with {served}={state_encoder!r}; "
+                            f"a pool serves one of {list(POOL_ENCODERS)}: set {served}")
+        if pool.encoder is not None and pool.encoder != state_encoder:
             raise SpecError(f"{p}.encoder_pool.encoder: {pool.encoder!r} differs from "
-                            f"env.encoder {spec.env.encoder!r}; leave it out (the pool serves "
-                            "env.encoder)")
+                            f"{served} {state_encoder!r}; leave it out (the pool serves "
+                            f"{served})")
         spec = dataclasses.replace(spec, encoder_pool=dataclasses.replace(
-            pool, encoder=spec.env.encoder))
+            pool, encoder=state_encoder))
     every = spec.evaluation.every_env_steps or spec.stop.env_steps
     _at_least(f"{p}.evaluation.every_env_steps", every, 1)
     if spec.stop.env_steps % every:

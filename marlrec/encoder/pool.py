@@ -120,6 +120,21 @@ class EncoderReplica:
         self._wakeup.set()
         return await future
 
+    async def piece_sums(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The static encoder's un-normalised piece sums and counts of ``texts``
+        (:meth:`marlrec.encoder.static_encoder.StaticTextEncoder.piece_sums`); a table
+        gather, so computed at once rather than merged into a batch."""
+        if not getattr(self.encoder, "additive", False):
+            raise TypeError(f"encoder pool {self.config.name!r} runs "
+                            f"{type(self.encoder).__name__}, which has no piece sums "
+                            "(encoder_pool.encoder: static has)")
+        started = time.perf_counter()
+        sums, counts = await asyncio.get_running_loop().run_in_executor(
+            self._executor, self.encoder.piece_sums, texts)
+        done = time.perf_counter()
+        self._record(1, len(texts), started, done, first_enqueued=started)
+        return sums, counts
+
     async def _flush_forever(self) -> None:
         assert self._wakeup is not None
         while True:
@@ -152,14 +167,17 @@ class EncoderReplica:
             if not r.future.done():
                 r.future.set_result(vectors[offset: offset + len(r.texts)])
             offset += len(r.texts)
-        self._totals["requests"] += len(requests)
-        self._totals["texts"] += len(texts)
+        self._record(len(requests), len(texts), started, done,
+                     first_enqueued=min(r.enqueued for r in requests))
+
+    def _record(self, requests: int, texts: int, started: float, done: float,
+                first_enqueued: float) -> None:
+        self._totals["requests"] += requests
+        self._totals["texts"] += texts
         self._totals["batches"] += 1
         self._totals["busy_s"] += done - started
-        self._batches.append({
-            "requests": len(requests), "texts": len(texts), "forward_s": done - started,
-            "max_latency_s": done - min(r.enqueued for r in requests),
-        })
+        self._batches.append({"requests": requests, "texts": texts, "forward_s": done - started,
+                              "max_latency_s": done - first_enqueued})
 
     def stats(self, reset: bool = False) -> dict[str, Any]:
         """Totals, the recent batches and the encoder's cache counters."""
@@ -239,11 +257,22 @@ class EncoderClient:
         self.max_length = max_length
         self._reset_runtime()
 
+    @property
+    def additive(self) -> bool:
+        """Whether the replicas serve piece sums (the static encoder), so that an env
+        composes text states from pieces it has seen (``envs.encoding.IncrementalStateTexts``)."""
+        return self.config.encoder == "static"
+
+    @property
+    def max_pieces(self) -> int:
+        return self.max_length - 2
+
     def _reset_runtime(self) -> None:
         self._handles: dict[int, Any] = {}
         self._actor_ids: dict[int, str] = {}  # replica index -> Ray actor id, once resolved
         self._next = 0
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._piece_cache: OrderedDict[str, np.ndarray] = OrderedDict()  # [sum, count] rows
         self._lock = threading.Lock()
         self.stats = ClientStats()
 
@@ -276,15 +305,15 @@ class EncoderClient:
         state = ray._private.state.actors(actor_id).get("State")  # private API: Ray pinned
         return state in ("RESTARTING", "PENDING_CREATION", "DEPENDENCIES_UNREADY")
 
-    def _remote_encode(self, texts: list[str]) -> np.ndarray:
-        """One remote call with retries; each retry re-resolves the replica by name and
-        may move on to the next replica."""
+    def _remote(self, method: str, texts: list[str]) -> Any:
+        """One remote call of a replica's ``method`` with retries; each retry re-resolves
+        the replica by name and may move on to the next replica."""
         attempt = 0
         while True:
             index = self._next % self.config.num_replicas
             self._next += 1
             try:
-                ref = self._replica(index).encode.remote(texts)
+                ref = getattr(self._replica(index), method).remote(texts)
                 return ray.get(ref, timeout=self.config.call_timeout_s)
             except (*_RETRYABLE, ValueError) as exc:
                 # ValueError: get_actor while the replica is between death and restart
@@ -304,29 +333,50 @@ class EncoderClient:
                 time.sleep(min(2.0, 0.1 * 2 ** (attempt - 1)))
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        texts = check_texts(texts)
+        """Unit vectors of ``texts``: the cached ones from this client, the rest in one
+        call to a replica."""
+        return self._cached(check_texts(texts), self._cache, self.dim,
+                            lambda unique: self._remote("encode", unique))
+
+    def piece_sums(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The static replicas' un-normalised piece sums and counts of ``texts`` (see
+        :meth:`marlrec.encoder.static_encoder.StaticTextEncoder.piece_sums`), cached here
+        by text like the vectors."""
+        if not self.additive:
+            raise TypeError(f"encoder pool {self.config.name!r} serves "
+                            f"{self.config.encoder or 'minilm'}, which has no piece sums")
+
+        def remote(unique: list[str]) -> np.ndarray:
+            sums, counts = self._remote("piece_sums", unique)
+            return np.concatenate([sums, np.asarray(counts, np.float32)[:, None]], axis=1)
+
+        rows = self._cached(check_texts(texts), self._piece_cache, self.dim + 1, remote)
+        return rows[:, :-1], rows[:, -1].astype(np.int64)
+
+    def _cached(self, texts: list[str], cache: OrderedDict[str, np.ndarray], width: int,
+                remote: Any) -> np.ndarray:
         started = time.perf_counter()
         with self._lock:
-            out = np.empty((len(texts), self.dim), np.float32)
+            out = np.empty((len(texts), width), np.float32)
             missing: dict[str, list[int]] = {}
             for i, text in enumerate(texts):
-                cached = self._cache.get(text)
+                cached = cache.get(text)
                 if cached is None:
                     missing.setdefault(text, []).append(i)
                 else:
-                    self._cache.move_to_end(text)
+                    cache.move_to_end(text)
                     out[i] = cached
             self.stats.calls += 1
             self.stats.texts += len(texts)
             self.stats.local_hits += len(texts) - sum(len(v) for v in missing.values())
             if missing:
                 unique = list(missing)
-                vectors = self._remote_encode(unique)
+                rows = remote(unique)
                 self.stats.remote_calls += 1
                 self.stats.remote_texts += len(unique)
-                for text, vector in zip(unique, vectors, strict=True):
-                    out[missing[text]] = vector
-                    self._remember(text, vector)
+                for text, row in zip(unique, rows, strict=True):
+                    out[missing[text]] = row
+                    self._remember(cache, text, row)
             elapsed = time.perf_counter() - started
             self.stats.wait_s += elapsed
             self.stats.latencies_s.append(elapsed)
@@ -334,12 +384,13 @@ class EncoderClient:
                 del self.stats.latencies_s[:5_000]
         return out
 
-    def _remember(self, text: str, vector: np.ndarray) -> None:
+    def _remember(self, cache: OrderedDict[str, np.ndarray], text: str,
+                  row: np.ndarray) -> None:
         if self.config.client_cache_size == 0:
             return
-        self._cache[text] = vector
-        while len(self._cache) > self.config.client_cache_size:
-            self._cache.popitem(last=False)
+        cache[text] = row
+        while len(cache) > self.config.client_cache_size:
+            cache.popitem(last=False)
 
     def encode_catalog(self, key: str, texts: Sequence[str]) -> np.ndarray:
         """Item embeddings of a catalog, computed once per pool and shared through the

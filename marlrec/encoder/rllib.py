@@ -32,9 +32,10 @@ def _clients(env: Any) -> list[EncoderClient]:
     subs = getattr(env, "envs", None) or [env]
     found: dict[int, EncoderClient] = {}  # sub-envs built from one env_config share one
     for sub in subs:
-        encoder = getattr(getattr(sub, "unwrapped", sub), "encoder", None)
-        if isinstance(encoder, EncoderClient):
-            found[id(encoder)] = encoder
+        env = getattr(sub, "unwrapped", sub)
+        for encoder in (getattr(env, "encoder", None), getattr(env, "state_encoder", None)):
+            if isinstance(encoder, EncoderClient):
+                found[id(encoder)] = encoder
     return list(found.values())
 
 

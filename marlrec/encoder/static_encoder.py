@@ -304,6 +304,10 @@ class StaticTextEncoder:
         self.tokenizer = tokenizers.Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(self.max_length - 2)
+        self._untruncated = tokenizers.Tokenizer.from_file(
+            str(self.model_dir / "tokenizer.json"))
+        self._untruncated.no_padding()
+        self._untruncated.no_truncation()
         dropped = [self.tokenizer.token_to_id(t) for t in _DROPPED_TOKENS]
         self._dropped = np.array([i for i in dropped if i is not None], np.int64)
         self._cache = EmbeddingCache(cache_size)
@@ -363,9 +367,46 @@ class StaticTextEncoder:
         return np.concatenate([self._encode_chunk(texts[i: i + _ENCODE_CHUNK])
                                for i in range(0, len(texts), _ENCODE_CHUNK)])
 
+    additive = True
+    """Texts joined at word or punctuation boundaries add up: the row sum of
+    ``a + " " + b`` is the row sum of ``a`` plus that of ``b`` (see :meth:`piece_sums`)."""
+
+    @property
+    def max_pieces(self) -> int:
+        """How many word pieces of a text count (``max_length`` less ``[CLS]``/``[SEP]``)."""
+        return self.max_length - 2
+
+    def piece_sums(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The un-normalised sums of each text's word-piece rows and how many pieces each
+        has, without truncation: ``(sums (n, dim) float32, counts (n,) int64)``.
+
+        The encoder's vector of a text is ``sums / |sums|`` when ``0 < counts <=
+        max_pieces`` (the empty-text vector when ``counts == 0``). BERT's tokenizer splits
+        at whitespace and punctuation before it cuts words into pieces, so the sums of texts
+        that are joined at such a boundary add up: a text that grows by one title is
+        encoded by adding that title's sum (``envs.encoding.PieceSumTexts``). Not cached
+        (callers keep the pieces they reuse).
+        """
+        texts = check_texts(texts)
+        if not texts:
+            return np.zeros((0, self.dim), np.float32), np.zeros(0, np.int64)
+        sums, counts = zip(*(self._sum_chunk(texts[i: i + _ENCODE_CHUNK], self._untruncated)
+                             for i in range(0, len(texts), _ENCODE_CHUNK)), strict=True)
+        return np.concatenate(sums), np.concatenate(counts)
+
     def _encode_chunk(self, texts: list[str]) -> np.ndarray:
         """Mean of each text's rows (one gather and one segment sum for all), normalised."""
-        encodings = self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+        sums, lengths = self._sum_chunk(texts, self.tokenizer)
+        out = np.empty((len(texts), self.dim), np.float32)
+        filled = lengths > 0
+        norms = np.sqrt(np.einsum("ij,ij->i", sums[filled], sums[filled]))[:, None]
+        out[filled] = sums[filled] / np.maximum(norms, 1e-12)
+        out[~filled] = self.empty
+        return out
+
+    def _sum_chunk(self, texts: list[str], tokenizer: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Each text's row sum and piece count (zero rows for texts without pieces)."""
+        encodings = tokenizer.encode_batch_fast(texts, add_special_tokens=False)
         id_lists = [e.ids for e in encodings]
         lengths = np.fromiter(map(len, id_lists), np.int64, len(id_lists))
         ids = np.fromiter((i for row in id_lists for i in row), np.int64, int(lengths.sum()))
@@ -375,15 +416,13 @@ class StaticTextEncoder:
                 row_of = np.repeat(np.arange(len(texts)), lengths)
                 ids = ids[keep]
                 lengths = np.bincount(row_of[keep], minlength=len(texts))
-        out = np.empty((len(texts), self.dim), np.float32)
+        sums = np.zeros((len(texts), self.dim), np.float32)
         filled = lengths > 0
         if ids.size:
             starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))[filled]
-            sums = np.add.reduceat(np.asarray(self.table[ids], np.float32), starts, axis=0)
-            norms = np.sqrt(np.einsum("ij,ij->i", sums, sums))[:, None]
-            out[filled] = sums / np.maximum(norms, 1e-12)
-        out[~filled] = self.empty
-        return out
+            sums[filled] = np.add.reduceat(np.asarray(self.table[ids], np.float32), starts,
+                                           axis=0)
+        return sums, lengths.astype(np.int64)
 
 
 def _trained_max_length(model_dir: Path) -> int:

@@ -34,7 +34,7 @@ class TextStateObservations:
         if ecosystem.config.user_state != "text_deferred":
             raise ValueError(f"user_state={ecosystem.config.user_state!r}: encoded state texts "
                              "are written only for user_state='text_deferred'")
-        self.encoder = ecosystem.encoder
+        self.encoder = ecosystem.state_encoder
         self.centre = np.asarray(ecosystem.state_centre, np.float32)
         self.item_vectors = ecosystem.item_vectors
         self.basis = ecosystem.observation_basis

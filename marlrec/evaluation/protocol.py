@@ -53,26 +53,45 @@ from marlrec.staged_folder import staged_folder
 from marlrec.training.sharing import module_table
 
 
-def evaluation_env(spec: ExperimentSpec, encoder: Any = None) -> envs.RecEcosystemEnv:
+def evaluation_env(spec: ExperimentSpec, client: Any = None) -> envs.RecEcosystemEnv:
     """The env that evaluations run in: the training env's params updated by
-    ``evaluation.env_params`` (e.g. cold users and items let in), with the encoder the
-    training envs used: ``encoder`` (an env_config value: ``"minilm"``, the pool's client)
-    when given, else the experiment's (:func:`experiment_encoder`)."""
-    return envs.make_env(spec.env.preset,
-                         encoder=resolve_encoder(encoder if encoder is not None
-                                                 else experiment_encoder(spec)),
+    ``evaluation.env_params`` (e.g. cold users and items let in), with the encoders the
+    training envs used (:func:`env_encoders`): ``client`` is the pool's client (found by
+    name when ``None`` and the spec has a pool), or an encoder object in place of the
+    spec's."""
+    if client is None:
+        client = experiment_encoder(spec)
+    encoders = env_encoders(spec, client)
+    return envs.make_env(spec.env.preset, encoder=resolve_encoder(encoders["encoder"]),
+                         state_encoder=resolve_encoder(encoders["state_encoder"]),
                          **evaluation_env_params(spec))
 
 
+def env_encoders(spec: ExperimentSpec, client: Any = None) -> dict[str, Any]:
+    """The ``encoder`` (item texts) and ``state_encoder`` (user texts) env_config values of
+    an experiment's envs: the spec's names (``env.encoder``, ``env.state_encoder``, which
+    defaults to it), where the pool serves one of them (``encoder_pool.encoder``) its
+    ``client``; without a pool, a ``client`` given replaces both."""
+    item = spec.env.encoder
+    state = spec.env.state_encoder or item
+    if client is None:
+        return {"encoder": item, "state_encoder": state}
+    if spec.encoder_pool is None:
+        return {"encoder": client, "state_encoder": client}
+    served = spec.encoder_pool.encoder
+    return {"encoder": client if item == served else item,
+            "state_encoder": client if state == served else state}
+
+
 def experiment_encoder(spec: ExperimentSpec) -> Any:
-    """The encoder an experiment's envs use: with ``encoder_pool``, a client of the running
-    pool (training's, or the one ``marlrec report`` starts: :func:`marlrec.encoder.pool.
-    running_pool`), found by name; else ``env.encoder`` in this process."""
+    """The client of the experiment's running encoder pool (training's, or the one
+    ``marlrec report`` starts: :func:`marlrec.encoder.pool.running_pool`), found by name;
+    ``None`` without ``encoder_pool``."""
     if spec.encoder_pool is not None:
         from marlrec.encoder.pool import connect
 
         return connect(spec.encoder_pool)
-    return spec.env.encoder
+    return None
 
 
 def absolute_seed(spec: ExperimentSpec, run: int) -> int:
@@ -197,7 +216,10 @@ def evaluation_callback(spec: ExperimentSpec, algorithm_name: str, sharing: str
                 return
             started = time.perf_counter()
             if self._env is None:  # with the encoder object the training envs use
-                self._env = evaluation_env(spec, algorithm.config.env_config.get("encoder"))
+                config = algorithm.config.env_config
+                client = next((e for e in (config.get("encoder"), config.get("state_encoder"))
+                               if e is not None and not isinstance(e, str)), None)
+                self._env = evaluation_env(spec, client)
             ids = learned_module_ids(self._env, spec, sharing)
             modules = {m: algorithm.get_module(m) for m in ids}
             behaviours = learned_behaviours(self._env, spec, algorithm_name, sharing, modules)

@@ -156,7 +156,7 @@ def user_states(env: Any, data: MovieLens100k, train: np.ndarray) -> np.ndarray:
         recent[data.rating_user[i]].append(env.catalog.titles[data.rating_item[i]])
     texts = [user_state_text(profile, titles)
              for profile, titles in zip(env.population.profiles, recent, strict=True)]
-    return unit_rows(np.asarray(env.encoder(texts), np.float32) - env.state_centre)
+    return unit_rows(np.asarray(env.state_encoder(texts), np.float32) - env.state_centre)
 
 
 def policy_scores(behaviour: Any, env: Any, data: MovieLens100k, train: np.ndarray,

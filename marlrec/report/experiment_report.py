@@ -53,6 +53,7 @@ from marlrec.evaluation.protocol import (
 )
 from marlrec.evaluation.ranking import METRICS, experiment_ranking
 from marlrec.evaluation.scripted_comparison import HEADLINE_METRICS, episodes_on_seeds
+from marlrec.report.encoder_figures import encoder_pool_figures, encoder_pool_line
 from marlrec.staged_folder import staged_folder
 
 RANKING_K = 10
@@ -547,6 +548,7 @@ def write_report(folder: str | Path, reps: int = BOOTSTRAP_REPS,
     profiles = aggregate.performance_profiles(scores, taus, reps=reps)
     names = [p.policy for p in policies]
     n_episodes = absolute_episodes(spec)
+    pool = encoder_pool_figures(folder)
     if phase:
         phase("writing the report and plots")
 
@@ -580,14 +582,15 @@ def write_report(folder: str | Path, reps: int = BOOTSTRAP_REPS,
                     for y in names if y != x} for x in names},
             "policies": {p.policy: {"learned": p.learned, "runs": p.episodes,
                                     "curve": p.curve} for p in policies},
-            "ranking": ranking}))
+            "ranking": ranking, "encoder_pool": pool}))
         (staging / "marl_eval.json").write_text(_json_text(aggregate.marl_eval_json(
             "marlrec", spec.env.preset, metric,
             {p.policy: [[e[metric] for e in run] for run in p.episodes] for p in policies},
             {p.policy: [{int(s): [v[r]] for s, v in p.curve} for r in range(len(p.episodes))]
              for p in policies if p.learned})))
         (staging / "report.md").write_text(_markdown(spec, policies, estimates, poi, names,
-                                                     n_episodes, reps, ranking, provenance))
+                                                     n_episodes, reps, ranking, provenance,
+                                                     pool))
     return out
 
 
@@ -628,8 +631,15 @@ def _markdown(spec: ExperimentSpec, policies: list[PolicyRuns],
               estimates: dict[str, dict[str, aggregate.Estimate]],
               poi: dict[tuple[str, str], aggregate.Estimate], names: list[str],
               n_episodes: int, reps: int, ranking: dict[str, dict[str, Any]] | None,
-              provenance: dict[str, str]) -> str:
+              provenance: dict[str, str], pool: dict[str, float] | None = None) -> str:
     metric = spec.evaluation.metric
+    encoder = "" if pool is None else f"""
+## Encoder pool during training
+
+The state embeddings came from the {encoder_pool_line(pool, spec.encoder_pool.encoder)}
+(over the {pool['runs']} training runs; texts include the text pieces an additive encoder
+composes states from, see `marlrec/report/encoder_figures.py`).
+"""
     runs = len(spec.seeds)
     cold = "" if not has_cold_start(policies) else f"""
 ## Cold start: new users and items against known ones (mean over runs [95% CI])
@@ -664,7 +674,8 @@ columns: means over runs of the absolute-metric episodes above. Protocol:
 
 {provenance_line(provenance)}
 {confirmation}
-Preset `{spec.env.preset}` (`{json.dumps(spec.env.params)}`, encoder `{spec.env.encoder}`);
+Preset `{spec.env.preset}` (`{json.dumps(spec.env.params)}`, encoder `{spec.env.encoder}`{
+    f", user-state encoder `{spec.env.state_encoder}`" if spec.env.state_encoder else ""});
 learned roles {spec.learned_roles}; {runs} runs per policy (training seeds {spec.seeds});
 budget {spec.stop.env_steps:,} env steps per run.
 
@@ -687,7 +698,7 @@ budget {spec.stop.env_steps:,} env steps per run.
 {metrics_table(policies, reps)}
 
 ![engagement against exposure Gini](tradeoff.png)
-{cold}{offline}
+{cold}{offline}{encoder}
 ## Evaluations during training ({metric}: mean over runs (each run))
 
 {curve_table(policies)}

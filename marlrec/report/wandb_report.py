@@ -113,6 +113,8 @@ def log_report(report: Path, spec: Any) -> Path | None:
         for policy, by_kind in scores["absolute"].items():
             run.summary[f"iqm/{policy}"] = _finite(by_kind["IQM"][0])
         run.summary["metric"] = scores["metric"]
+        for key, value in (scores.get("encoder_pool") or {}).items():
+            run.summary[f"encoder_pool/{key}"] = _finite(value)
         return Path(run.dir).parent
     finally:
         run.finish()

@@ -31,6 +31,7 @@ from marlrec.algorithms.actor_critic import actor_critic_spec
 from marlrec.algorithms.consensus import STRENGTH_KEY, consensus_learner
 from marlrec.config.spec import ExperimentSpec
 from marlrec.encoder.rllib import EncoderMetricsEnvRunner, encoder_pool_callback
+from marlrec.evaluation.protocol import env_encoders
 from marlrec.training.connectors import env_to_module_connectors
 from marlrec.training.episode_metrics import EcosystemMetricsCallback
 from marlrec.training.rllib_env import EcosystemEnvRunner, EcosystemMultiAgentEnv
@@ -68,7 +69,7 @@ def build_algorithm_config(spec: ExperimentSpec, algorithm: str, sharing: str, s
                          "choose another algorithm")
     learned = spec.learned_roles
     env_config = {"preset": spec.env.preset, "overrides": dict(spec.env.params),
-                  "encoder": encoder if encoder is not None else spec.env.encoder,
+                  **env_encoders(spec, encoder),
                   "scripted": {role: spec.roles[role].behaviour for role in envs.ROLES
                                if role not in learned},
                   "centralised_critic": info.centralised_critic}

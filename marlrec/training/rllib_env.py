@@ -42,7 +42,7 @@ from envs.rollout import EpisodeSeeds, ScriptedRoles
 from marlrec.encoder import resolve_encoder
 
 CONFIG_KEYS = ("centralised_critic", "encoder", "marlrec_spec", "overrides", "preset",
-               "scripted")
+               "scripted", "state_encoder")
 
 
 class EcosystemMultiAgentEnv(MultiAgentEnv):
@@ -56,6 +56,8 @@ class EcosystemMultiAgentEnv(MultiAgentEnv):
             raise ValueError(f"env_config keys {unknown} unknown; allowed: {list(CONFIG_KEYS)}")
         self.ecosystem = eco = envs.make_env(config.get("preset", "interest_evolution"),
                                              encoder=resolve_encoder(config.get("encoder")),
+                                             state_encoder=resolve_encoder(
+                                                 config.get("state_encoder")),
                                              **dict(config.get("overrides") or {}))
         scripted = dict(config.get("scripted") or {})
         strangers = sorted(set(scripted) - set(envs.ROLES))
@@ -94,8 +96,13 @@ class EcosystemMultiAgentEnv(MultiAgentEnv):
 
     @property
     def encoder(self) -> Any:
-        """The text encoder the ecosystem uses (the pool client when there is one)."""
+        """The ecosystem's item-text encoder (the pool client when the pool serves it)."""
         return self.ecosystem.encoder
+
+    @property
+    def state_encoder(self) -> Any:
+        """The ecosystem's user-text encoder (the pool client when the pool serves it)."""
+        return self.ecosystem.state_encoder
 
     # -- RLlib API ----------------------------------------------------------------------
 

@@ -103,6 +103,15 @@ def test_the_grid_takes_several_sharing_modes_and_algorithms():
          "experiment.encoder_pool.encoder: 'minilm' differs from env.encoder 'static'"),
         ({"env": {"encoder": "minilm"}, "encoder_pool": {"encoder": "bert"}},
          "encoder_pool.encoder='bert' must be one of ['minilm', 'static']"),
+        ({"env": {"encoder": "minilm", "state_encoder": "bert"}},
+         "experiment.env.state_encoder: 'bert' is not one of ['hashing', 'minilm', 'static']"),
+        ({"env": {"encoder": "minilm", "state_encoder": "hashing"}},
+         "experiment.env.state_encoder: 'hashing' cannot encode user texts beside env.encoder "
+         "'minilm'"),
+        ({"env": {"encoder": "minilm", "state_encoder": "static"},
+          "encoder_pool": {"encoder": "minilm"}},
+         "experiment.encoder_pool.encoder: 'minilm' differs from env.state_encoder 'static'; "
+         "leave it out (the pool serves env.state_encoder)"),
         ({"evaluation": {"baselines": ["collaborative_filtering"]}},
          "experiment.evaluation.baselines[0]: 'collaborative_filtering' is not one of"),
         ({"evaluation": {"every_env_steps": 300}}, "experiment.evaluation.every_env_steps: 300 "
@@ -319,3 +328,21 @@ def test_shipped_confirmations_are_disjoint_from_their_selection_runs(monkeypatc
             from marlrec.config.spec import _check_confirmation
 
             _check_confirmation(spec, "experiment.confirmation", check_files=True)
+
+
+def test_the_pool_serves_the_state_encoder_and_the_envs_get_its_client_there():
+    """``env.state_encoder`` differs from ``env.encoder``: the pool serves the user-state
+    encoder; the item encoder stays in-process (its name in env_config)."""
+    from marlrec.evaluation.protocol import env_encoders
+
+    split = parse_spec({**GOOD, "env": {"encoder": "minilm", "state_encoder": "static"},
+                        "encoder_pool": {"num_cpus": 0}})
+    assert split.encoder_pool.encoder == "static"
+    client = object()
+    assert env_encoders(split, client) == {"encoder": "minilm", "state_encoder": client}
+    assert env_encoders(split) == {"encoder": "minilm", "state_encoder": "static"}
+    same = parse_spec({**GOOD, "env": {"encoder": "minilm"}, "encoder_pool": {}})
+    assert same.encoder_pool.encoder == "minilm" and same.env.state_encoder is None
+    assert env_encoders(same, client) == {"encoder": client, "state_encoder": client}
+    no_pool = parse_spec({**GOOD, "env": {"encoder": "minilm"}})
+    assert env_encoders(no_pool, client) == {"encoder": client, "state_encoder": client}

@@ -208,13 +208,45 @@ def test_deferred_text_states_make_one_call_per_runner_step_for_all_sub_envs(poo
 def test_a_static_pool_serves_the_same_vectors_as_the_static_encoder_in_process(ray_cluster):
     """`encoder_pool.encoder: static` (a spec sets it from env.encoder): the replicas run
     the distilled table, and a client gets exactly what the encoder gives in-process."""
+    import envs
     from marlrec.encoder.static_encoder import StaticTextEncoder
 
-    local = StaticTextEncoder()(TEXTS)  # builds the table once if this machine has none
+    in_process = StaticTextEncoder()  # builds the table once if this machine has none
+    local = in_process(TEXTS)
     pool = EncoderPool(EncoderPoolConfig(encoder="static", num_cpus=0, name="static-test"))
     try:
-        remote = pool.client()(TEXTS)
+        client = pool.client()
+        remote = client(TEXTS)
         assert remote.shape == local.shape and remote.dtype == np.float32
         np.testing.assert_array_equal(remote, local)
+        # piece sums too (incremental text states), cached by text in the client
+        assert client.additive and client.max_pieces == in_process.max_pieces
+        sums, counts = client.piece_sums(TEXTS)
+        local_sums, local_counts = in_process.piece_sums(TEXTS)
+        np.testing.assert_array_equal(sums, local_sums)
+        np.testing.assert_array_equal(counts, local_counts)
+        remote_texts = client.stats.remote_texts
+        client.piece_sums(TEXTS[:3])
+        assert client.stats.remote_texts == remote_texts  # answered from the client's cache
+        # an env on the pool's client composes the same text states as one in-process
+        params = dict(num_sessions=4, num_items=60, num_providers=4, user_state="text",
+                      horizon=8)
+        on_pool = envs.make_env("interest_evolution", encoder=client, **params)
+        here = envs.make_env("interest_evolution", encoder=in_process, **params)
+        obs_pool, _ = on_pool.reset(seed=5)
+        obs_here, _ = here.reset(seed=5)
+        while on_pool.agents:
+            np.testing.assert_allclose(obs_pool["slate_policy_0"]["user_state"],
+                                       obs_here["slate_policy_0"]["user_state"], atol=1e-6)
+            actions = {a: on_pool.action_space(a).sample() for a in on_pool.agents}
+            obs_pool, *_ = on_pool.step(actions)
+            obs_here, *_ = here.step(actions)
     finally:
         pool.shutdown()
+
+
+def test_a_transformer_pool_has_no_piece_sums(pool):
+    client = pool.client()
+    assert not client.additive
+    with pytest.raises(TypeError, match="no piece sums"):
+        client.piece_sums(["a text"])

@@ -236,3 +236,98 @@ def test_pickles_as_arguments(cache_root: Path):
     copy = pickle.loads(data)
     assert copy.cache_info()["maxsize"] == 7
     np.testing.assert_array_equal(copy(TEXTS), encoder(TEXTS))
+
+
+def test_piece_sums_of_joined_texts_add_up(encoder: StaticTextEncoder):
+    """Texts joined at a word or punctuation boundary: their row sums and piece counts add
+    up, and the normalised sum is the text's vector (what incremental text states use)."""
+    parts = ["A 24-year-old technician.", " Recently watched: ", "Heat (1995)", "; ",
+             "Usual Suspects, The (1995)", "."]
+    sums, counts = encoder.piece_sums(parts + ["".join(parts)])
+    assert sums.dtype == np.float32 and counts.dtype == np.int64
+    np.testing.assert_allclose(sums[:-1].sum(axis=0), sums[-1], atol=1e-5)
+    assert counts[:-1].sum() == counts[-1] > 0
+    whole = encoder(["".join(parts)])[0]
+    np.testing.assert_allclose(sums[-1] / np.linalg.norm(sums[-1]), whole, atol=1e-6)
+    # not truncated: a long text counts every piece (the encoder's vector truncates)
+    long_sums, long_counts = encoder.piece_sums(["x y " * 300])
+    assert long_counts[0] == 600 > encoder.max_pieces
+    empty_sums, empty_counts = encoder.piece_sums(["", "🎬"])
+    assert (empty_counts == 0).all() and not empty_sums.any()
+    assert encoder.piece_sums([])[0].shape == (0, DIM)
+
+
+def _incremental(encoder, heads, items):
+    from envs.ecosystem import _RECENT_END, _RECENT_PREFIX, _RECENT_SEPARATOR
+    from envs.encoding import IncrementalStateTexts
+
+    return IncrementalStateTexts(encoder, heads, items, _RECENT_PREFIX, _RECENT_SEPARATOR,
+                                 _RECENT_END)
+
+
+def test_incremental_state_texts_equal_encoding_the_whole_text(encoder: StaticTextEncoder,
+                                                               movielens_data):
+    """A state composed from cached profile and title pieces is the vector of the whole
+    state text, for random histories of real MovieLens titles (including none, and texts
+    past the encoder's length, which are encoded whole and truncated)."""
+    from envs.ecosystem import user_state_text
+
+    titles = list(movielens_data.titles)
+    heads = ["A 24-year-old male technician.", "A 53-year-old female writer who likes noir.",
+             "Cinephile. " * 200]  # the last is longer than max_pieces on its own
+    states = _incremental(encoder, heads, titles)
+    rng = np.random.default_rng(0)
+    users = rng.integers(0, len(heads), 64)
+    histories = rng.integers(0, len(titles), (64, 10))
+    histories[rng.random((64, 10)) < 0.3] = -1  # empty slots, and some empty histories
+    histories[:4] = -1
+    got = states.encode(users, histories)
+    texts = [user_state_text(heads[u], [titles[i] for i in h if i >= 0])
+             for u, h in zip(users, histories, strict=True)]
+    assert texts[:4] == [heads[u] for u in users[:4]]
+    np.testing.assert_allclose(got, encoder(texts), atol=2e-6)
+    # each piece was encoded once: a second call with the same pieces encodes none
+    before = states.pieces_encoded
+    assert before <= len(heads) + np.unique(histories[histories >= 0]).size
+    states.encode(users[::-1], histories[::-1])
+    assert states.pieces_encoded == before
+
+
+def test_incremental_state_texts_need_an_additive_encoder():
+    from envs.encoding import HashingTextEncoder
+
+    with pytest.raises(TypeError, match="additive"):
+        _incremental(HashingTextEncoder(), ["p"], ["t"])
+
+
+def test_text_state_env_composes_states_from_pieces(encoder: StaticTextEncoder):
+    """`user_state: text` with the static encoder: the env composes each state from pieces
+    and its observations equal those of an env that encodes every state text whole."""
+    import envs
+
+    class Whole:  # the same encoder, seen as non-additive
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __call__(self, texts):
+            return self.inner(texts)
+
+    params = dict(num_sessions=4, num_items=60, num_providers=4, user_state="text",
+                  horizon=12)
+    composed = envs.make_env("interest_evolution", encoder=encoder, **params)
+    whole = envs.make_env("interest_evolution", encoder=Whole(encoder), **params)
+    assert composed._text_states is not None and whole._text_states is None
+    obs_a, _ = composed.reset(seed=3)
+    obs_b, _ = whole.reset(seed=3)
+    steps = 0
+    while composed.agents:
+        for agent in obs_a:
+            if agent.startswith("slate_policy_"):
+                for key, value in obs_a[agent].items():
+                    np.testing.assert_allclose(value, obs_b[agent][key], atol=1e-5,
+                                               err_msg=f"{agent}.{key}")
+        actions = {a: composed.action_space(a).sample() for a in composed.agents}
+        obs_a, *_ = composed.step(actions)
+        steps += 1
+        obs_b, *_ = whole.step(actions)
+    assert steps == 12 and (composed._history >= 0).any()

@@ -583,3 +583,45 @@ def test_text_deferred_puts_state_texts_in_infos_and_runs_as_item_mean():
     _, _, _, _, infos = deferred.step(actions)
     assert "user_state_text" in infos["slate_policy_1"]
     assert "user_state_text" not in infos["user_1"]
+
+
+class _Rotated:
+    """Another valid encoder of the same width: the hashing encoder's vectors, rolled."""
+
+    def __init__(self, dim: int = 64) -> None:
+        from envs.encoding import HashingTextEncoder
+
+        self.inner = HashingTextEncoder(dim)
+
+    def __call__(self, texts):
+        return np.roll(self.inner(texts), 7, axis=1)
+
+
+def test_a_state_encoder_changes_what_the_platform_sees_not_the_simulated_world():
+    """``state_encoder`` encodes the user texts (profiles, state texts) the platform sees;
+    the item vectors and the users' tastes built from them stay the item encoder's."""
+    params = {**SMALL, "user_state": "text", "num_items": 80, "num_providers": 4}
+    plain = envs.make_env("interest_evolution", **params)
+    split = envs.make_env("interest_evolution", state_encoder=_Rotated(), **params)
+    np.testing.assert_array_equal(plain.item_vectors, split.item_vectors)
+    np.testing.assert_array_equal(plain.population.interest, split.population.interest)
+    assert not np.allclose(plain.state_centre, split.state_centre)
+    obs_a, _ = plain.reset(seed=4)
+    obs_b, _ = split.reset(seed=4)
+    assert not np.allclose(obs_a["slate_policy_0"]["user_state"],
+                           obs_b["slate_policy_0"]["user_state"])
+    from envs.encoding import unit_rows
+
+    for env in (plain, split):  # each state is its state encoder's vector of the text
+        text = env.state_texts(np.arange(SMALL["num_sessions"]))
+        expected = unit_rows(env.state_encoder(text) - env.state_centre)
+        np.testing.assert_allclose(env._state, expected, atol=1e-6)
+    assert plain.state_encoder is plain.encoder and split.state_encoder is not split.encoder
+
+
+def test_a_state_encoder_of_another_width_is_refused():
+    from envs.encoding import HashingTextEncoder
+
+    with pytest.raises(ValueError, match=r"state_encoder HashingTextEncoder makes 32-d vectors, "
+                                         r"the item encoder HashingTextEncoder 64-d"):
+        envs.make_env("interest_evolution", state_encoder=HashingTextEncoder(32), **SMALL)
