@@ -65,6 +65,7 @@ class EncoderMetricsEnvRunner(EcosystemEnvRunner):
             m.log_value("encoder/wait_share", wait / max(elapsed, 1e-9), window=20)
             m.log_value("encoder/wait_s", wait, reduce="sum")
             m.log_value("encoder/texts", texts, reduce="sum")
+            m.log_value("encoder/client_hits", hits, reduce="sum")
             m.log_value("encoder/calls", sum(c.stats.calls for c in clients) - calls_before,
                         reduce="sum")
             m.log_value("encoder/client_cache_hit_rate", hits / max(1.0, texts), window=20)
