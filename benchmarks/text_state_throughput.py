@@ -12,12 +12,14 @@ c. ``static_whole``: the same encoder seen as non-additive, so every changed sta
    tokenized and encoded whole (with its text cache);
 d. ``minilm_whole`` (``--minilm``): the transformer encoding every changed state text.
 
-Every configuration plays the same episodes (the same seeds) after a warm-up episode that
-fills the caches; the rate is env steps (one step of all sessions) per second of rollout.
+Every configuration plays the same episodes (the same seeds) after ``--warmup`` episodes
+(default 1) that fill the caches; random slates keep meeting titles the env has not
+encoded yet for many episodes, so ``--warmup 20`` measures the composition with full piece
+tables. The rate is env steps (one step of all sessions) per second of rollout.
 
 Usage::
 
-    .venv/bin/python benchmarks/text_state_throughput.py [--episodes 5] [--minilm]
+    .venv/bin/python benchmarks/text_state_throughput.py [--episodes 5] [--warmup 1] [--minilm]
 
 Prints progress on stderr, a table, and as the last line of stdout a JSON object with
 ``steps_per_s`` per configuration and ``static_incremental_vs_item_mean`` (the time ratio).
@@ -55,9 +57,9 @@ class WholeText:
         return self.inner(texts)
 
 
-def timed_rollout(env: envs.RecEcosystemEnv, episodes: int) -> float:
+def timed_rollout(env: envs.RecEcosystemEnv, episodes: int, warmup: int) -> float:
     behaviours = envs.scripted_behaviours(env, "random")
-    envs.rollout(env, behaviours, episodes=1, seed=99)  # warm-up: caches, first pieces
+    envs.rollout(env, behaviours, episodes=warmup, seed=99)  # caches, the pieces seen
     started = time.perf_counter()
     envs.rollout(env, behaviours, episodes=episodes, seed=0)
     return episodes * env.config.horizon / (time.perf_counter() - started)
@@ -66,6 +68,9 @@ def timed_rollout(env: envs.RecEcosystemEnv, episodes: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--episodes", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="episodes before the clock starts (random slates meet new "
+                             "titles for many episodes: 20 measures full piece tables)")
     parser.add_argument("--minilm", action="store_true",
                         help="also time the transformer encoding every state text")
     args = parser.parse_args(argv)
@@ -90,13 +95,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name} ...", file=sys.stderr, flush=True)
         env = envs.make_env("interest_evolution", **PARAMS, **config)
         assert (env._text_states is not None) == (name == "static_incremental")
-        rates[name] = timed_rollout(env, args.episodes)
+        rates[name] = timed_rollout(env, args.episodes, args.warmup)
     base = rates["item_mean"]
     print(f"{'configuration':<22}{'env steps/s':>14}{'time vs item_mean':>20}")
     for name, rate in rates.items():
         print(f"{name:<22}{rate:>14,.0f}{base / rate:>19.2f}x")
     print(json.dumps({
         "benchmark": "text_state_throughput", "episodes": args.episodes,
+        "warmup": args.warmup,
         "steps_per_s": {k: round(v, 1) for k, v in rates.items()},
         "static_incremental_vs_item_mean": round(base / rates["static_incremental"], 3),
         "static_whole_vs_item_mean": round(base / rates["static_whole"], 3),

@@ -90,6 +90,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from marlrec.config.loading import load_spec
 
     spec = load_spec(args.spec, args.set or [])  # fails here, before Ray starts
+    from marlrec.training.run import refuse_a_second_run
+
+    if not args.resume:  # before Ray starts, too
+        refuse_a_second_run(Path(spec.logging.results_dir).expanduser().resolve() / spec.name)
     import ray
     from rich.console import Console
 
@@ -335,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as e:
+    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:
         if args.debug or os.environ.get("MARLREC_DEBUG") == "1":
             raise
         print(f"marlrec: error: {e} (marlrec --debug ... shows where it came from)",

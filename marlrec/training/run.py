@@ -219,6 +219,8 @@ def run_experiment(spec: ExperimentSpec, resume: bool = False, encoder: Any = No
     if check_resources:
         check_cluster_fits(spec)
     folder = Path(spec.logging.results_dir).expanduser().resolve() / spec.name
+    if not resume:
+        refuse_a_second_run(folder)
     _write_resolved_spec(spec, folder)
     if command is not None and not resume:  # a resumed run keeps its first record
         write_provenance(folder, command)
@@ -235,6 +237,17 @@ def run_experiment(spec: ExperimentSpec, resume: bool = False, encoder: Any = No
     finally:
         if pool is not None:
             pool.shutdown()
+
+
+def refuse_a_second_run(folder: Path) -> None:
+    """A new run into a folder that holds trials would add its trials beside them, and the
+    report would read one run's seeds from either: refused, before anything is written."""
+    trials = sorted(p.parent.parent.name for p in folder.glob("*/*/params.json"))
+    if trials:
+        raise FileExistsError(
+            f"{folder} already holds a run ({len(trials)} trials in "
+            f"{sorted(set(trials))}): continue it with --resume, or give this run another "
+            "name (--set name=...) or remove the folder")
 
 
 def _run_grid_live(spec: ExperimentSpec, folder: Path, resume: bool, encoder: Any,

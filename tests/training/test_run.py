@@ -88,6 +88,23 @@ def test_two_trials_write_results_checkpoints_and_wandb_offline_runs(finished_ru
     assert b"PPO-per_role-seed0" in names and b"PPO-per_role-seed1" in names
 
 
+def test_a_second_run_into_a_finished_runs_folder_is_refused(finished_run, capsys):
+    """Without --resume, a run into a folder that holds trials would put its trials beside
+    them (and the report would read either's seeds): refused, nothing written."""
+    from marlrec.training.run import run_experiment
+
+    spec, folder, _, _ = finished_run
+    before = sorted(p.relative_to(folder) for p in folder.rglob("*"))
+    with pytest.raises(FileExistsError, match=r"already holds a run \(2 trials in "
+                                              r"\['PPO-per_role'\]\): continue it with "
+                                              r"--resume"):
+        run_experiment(spec, verbose=0)
+    spec_file = folder / "spec.resolved.yaml"
+    assert main(["run", str(spec_file), "--set", f"logging.results_dir={folder.parent}"]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == before
+
+
 def test_resume_does_not_redo_finished_trials(finished_run):
     from marlrec.training.run import run_experiment
 
