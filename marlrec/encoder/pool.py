@@ -49,6 +49,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 
 from marlrec.encoder.pool_config import EncoderPoolConfig
+from marlrec.encoder.text_cache import EmbeddingCache
 from marlrec.encoder.transformers_encoder import (
     TransformersTextEncoder,
     check_model_dir,
@@ -94,6 +95,7 @@ class EncoderReplica:
                 config.model_dir, device=config.device, batch_size=config.max_batch_size,
                 cache_size=config.cache_size, torch_threads=config.torch_threads,
                 dtype=config.dtype)
+        self._piece_cache = EmbeddingCache(config.cache_size)  # [sum, count] rows by text
         self._queue: deque[_Request] = deque()
         self._queued_texts = 0
         self._wakeup: asyncio.Event | None = None
@@ -129,11 +131,15 @@ class EncoderReplica:
                             f"{type(self.encoder).__name__}, which has no piece sums "
                             "(encoder_pool.encoder: static has)")
         started = time.perf_counter()
-        sums, counts = await asyncio.get_running_loop().run_in_executor(
-            self._executor, self.encoder.piece_sums, texts)
+        rows = await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._piece_cache.encode, texts, self._piece_rows)
         done = time.perf_counter()
         self._record(1, len(texts), started, done, first_enqueued=started)
-        return sums, counts
+        return rows[:, :-1], rows[:, -1].astype(np.int64)
+
+    def _piece_rows(self, texts: list[str]) -> np.ndarray:
+        sums, counts = self.encoder.piece_sums(texts)
+        return np.concatenate([sums, counts.astype(np.float32)[:, None]], axis=1)
 
     async def _flush_forever(self) -> None:
         assert self._wakeup is not None
@@ -181,8 +187,11 @@ class EncoderReplica:
 
     def stats(self, reset: bool = False) -> dict[str, Any]:
         """Totals, the recent batches and the encoder's cache counters."""
+        cache = self.encoder.cache_info()
+        for key in ("hits", "misses", "size"):  # vectors and piece sums, by text
+            cache[key] += self._piece_cache.info()[key]
         out = {**self._totals, "uptime_s": time.time() - self._started,
-               "batches_recent": list(self._batches), "cache": self.encoder.cache_info()}
+               "batches_recent": list(self._batches), "cache": cache}
         if reset:
             self._batches.clear()
         return out

@@ -228,6 +228,10 @@ def test_a_static_pool_serves_the_same_vectors_as_the_static_encoder_in_process(
         remote_texts = client.stats.remote_texts
         client.piece_sums(TEXTS[:3])
         assert client.stats.remote_texts == remote_texts  # answered from the client's cache
+        hits = pool.stats()["cache_hit_rate"]
+        again, _ = pool.client().piece_sums(TEXTS)  # a new client: the replica's cache
+        np.testing.assert_array_equal(again, local_sums)
+        assert pool.stats()["cache_hit_rate"] > hits
         # an env on the pool's client composes the same text states as one in-process
         params = dict(num_sessions=4, num_items=60, num_providers=4, user_state="text",
                       horizon=8)
