@@ -105,6 +105,18 @@ class AdditiveTextEncoder(TextEncoder, Protocol):
         ...
 
 
+def piece_rows(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``piece_sums`` output packed as one ``(n, dim + 1)`` float32 array of ``[sum,
+    count]`` rows (what the caches of piece sums keep; counts are exact in float32)."""
+    return np.concatenate([np.asarray(sums, np.float32),
+                           np.asarray(counts, np.float32)[:, None]], axis=1)
+
+
+def split_piece_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(sums, counts)`` of :func:`piece_rows`'s rows."""
+    return rows[:, :-1], rows[:, -1].astype(np.int64)
+
+
 def is_additive(encoder: Any) -> bool:
     """Whether ``encoder`` composes texts from piece sums (see :class:`AdditiveTextEncoder`)."""
     return getattr(encoder, "additive", False) is True and hasattr(encoder, "piece_sums")
@@ -119,7 +131,7 @@ class IncrementalStateTexts:
     item (title) is encoded once, the first time a state needs it (one encoder call per
     :meth:`encode` for all pieces not seen before), and a state is the sum of its pieces'
     rows, normalised: a gather. The result equals ``encoder(texts)`` up to float rounding
-    (checked in ``tests/envs/test_encoding.py`` against whole-text encoding); a text longer
+    (checked in ``tests/encoder/test_static_encoder.py`` against whole-text encoding); a text longer
     than the encoder's ``max_pieces`` is encoded whole, truncated as the encoder truncates.
 
     Args:
@@ -150,11 +162,10 @@ class IncrementalStateTexts:
 
     def _rows(self, texts: list[str]) -> np.ndarray:
         sums, counts = self.encoder.piece_sums(texts)
-        sums = np.asarray(sums, np.float32)
-        if sums.shape != (len(texts), self._head_rows.shape[1] - 1):
+        if np.shape(sums) != (len(texts), self._head_rows.shape[1] - 1):
             raise ValueError(f"encoder {type(self.encoder).__name__}.piece_sums returned shape "
-                             f"{sums.shape} for {len(texts)} texts")
-        return np.concatenate([sums, np.asarray(counts, np.float32)[:, None]], axis=1)
+                             f"{np.shape(sums)} for {len(texts)} texts")
+        return piece_rows(sums, counts)
 
     def text(self, head: int, items: np.ndarray) -> str:
         """The text of ``heads[head]`` with ``items`` (indices, ``-1`` skipped)."""

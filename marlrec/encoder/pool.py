@@ -48,6 +48,7 @@ import numpy as np
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 
+from envs.encoding import piece_rows, split_piece_rows
 from marlrec.encoder.pool_config import EncoderPoolConfig
 from marlrec.encoder.text_cache import EmbeddingCache
 from marlrec.encoder.transformers_encoder import (
@@ -132,14 +133,11 @@ class EncoderReplica:
                             "(encoder_pool.encoder: static has)")
         started = time.perf_counter()
         rows = await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._piece_cache.encode, texts, self._piece_rows)
+            self._executor, self._piece_cache.encode, texts,
+            lambda todo: piece_rows(*self.encoder.piece_sums(todo)))
         done = time.perf_counter()
         self._record(1, len(texts), started, done, first_enqueued=started)
-        return rows[:, :-1], rows[:, -1].astype(np.int64)
-
-    def _piece_rows(self, texts: list[str]) -> np.ndarray:
-        sums, counts = self.encoder.piece_sums(texts)
-        return np.concatenate([sums, counts.astype(np.float32)[:, None]], axis=1)
+        return split_piece_rows(rows)
 
     async def _flush_forever(self) -> None:
         assert self._wakeup is not None
@@ -355,12 +353,9 @@ class EncoderClient:
             raise TypeError(f"encoder pool {self.config.name!r} serves "
                             f"{self.config.encoder or 'minilm'}, which has no piece sums")
 
-        def remote(unique: list[str]) -> np.ndarray:
-            sums, counts = self._remote("piece_sums", unique)
-            return np.concatenate([sums, np.asarray(counts, np.float32)[:, None]], axis=1)
-
-        rows = self._cached(check_texts(texts), self._piece_cache, self.dim + 1, remote)
-        return rows[:, :-1], rows[:, -1].astype(np.int64)
+        rows = self._cached(check_texts(texts), self._piece_cache, self.dim + 1,
+                            lambda unique: piece_rows(*self._remote("piece_sums", unique)))
+        return split_piece_rows(rows)
 
     def _cached(self, texts: list[str], cache: OrderedDict[str, np.ndarray], width: int,
                 remote: Any) -> np.ndarray:

@@ -384,7 +384,7 @@ class StaticTextEncoder:
         max_pieces`` (the empty-text vector when ``counts == 0``). BERT's tokenizer splits
         at whitespace and punctuation before it cuts words into pieces, so the sums of texts
         that are joined at such a boundary add up: a text that grows by one title is
-        encoded by adding that title's sum (``envs.encoding.PieceSumTexts``). Not cached
+        encoded by adding that title's sum (``envs.encoding.IncrementalStateTexts``). Not cached
         (callers keep the pieces they reuse).
         """
         texts = check_texts(texts)
