@@ -48,6 +48,7 @@ from envs.ecosystem import (
 )
 from envs.encoding import HashingTextEncoder, TextEncoder
 from envs.movielens import DataFileError, MovieLens100k, RatingSplit, load_movielens_100k
+from envs.objectives import OBJECTIVE_TERMS, SlateObjective
 from envs.presets import PRESETS, catalog_params, make_env
 from envs.providers import ProviderModel
 from envs.rollout import RolloutResult, ScriptedRoles, rollout
@@ -60,7 +61,8 @@ __all__ = [
     "CATALOGS", "CATALOG_DEFAULTS", "CATALOG_PARAMS", "Catalog", "CatalogParamError",
     "ChoiceModelUser", "ColdSplit", "ColdStart", "DataFileError",
     "EcosystemConfig", "FollowTheTrend", "GreedyByAppeal", "GreedyByQuality", "GreedyBySimilarity",
-    "HashingTextEncoder", "MovieLens100k", "MovieLensUsers", "PRESETS", "PopularitySlate",
+    "HashingTextEncoder", "MovieLens100k", "MovieLensUsers", "OBJECTIVE_TERMS", "PRESETS",
+    "PopularitySlate", "SlateObjective",
     "ProviderModel", "ROLES", "ROLE_ACTION_KINDS", "ROLE_BEHAVIOURS", "RandomAction",
     "RandomSlate", "RatingSplit", "RecEcosystemEnv", "RolloutResult", "SLATE_BASELINES",
     "ScriptedRoles", "StaticProvider", "SyntheticUsers", "TextEncoder", "USER_STATES", "UserModel",

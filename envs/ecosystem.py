@@ -95,6 +95,12 @@ from envs.encoding import (
 from envs.intents import INTENT_MODES, IntentVocabulary
 from envs.item_features import ItemFeatureBuilder
 from envs.metrics import EpisodeMetrics
+from envs.objectives import (
+    SlateObjective,
+    exposure_fairness_of_providers,
+    objective_from_dict,
+    slate_rewards,
+)
 from envs.observation import (
     CANDIDATE_FEATURES,
     FEATURE_BOUND,
@@ -138,12 +144,14 @@ class EcosystemConfig:
     observation_dim: int = 32
     user_state: str = "text"
     reveal_quality: bool = False
+    reveal_exposure: bool = False
     session_ends_episode: bool = False
     item_attributes: bool = False
     intent: str = "off"
     cold_start: ColdStart | None = None
     user_model: UserModel = field(default_factory=UserModel)
     provider_model: ProviderModel = field(default_factory=ProviderModel)
+    objective: SlateObjective = field(default_factory=SlateObjective)
 
     def __post_init__(self) -> None:
         for name, low in (("num_sessions", 1), ("num_candidates", 2), ("slate_size", 1),
@@ -162,6 +170,8 @@ class EcosystemConfig:
             object.__setattr__(self, "intent", "on" if self.intent else "off")
         if self.intent not in INTENT_MODES:
             raise ValueError(f"intent={self.intent!r} is not one of {INTENT_MODES}")
+        if not isinstance(self.reveal_exposure, bool):
+            raise ValueError(f"reveal_exposure={self.reveal_exposure!r} must be true or false")
         if not isinstance(self.item_attributes, bool):
             raise ValueError(f"item_attributes={self.item_attributes!r} must be true or false")
         if not isinstance(self.session_ends_episode, bool):
@@ -175,7 +185,10 @@ class EcosystemConfig:
         if self.cold_start is not None and not isinstance(self.cold_start, ColdStart):
             raise ValueError(f"cold_start must be a ColdStart, a dict of its fields or None, "
                              f"got {type(self.cold_start).__name__}")
-        for name, cls in (("user_model", UserModel), ("provider_model", ProviderModel)):
+        if isinstance(self.objective, dict):
+            object.__setattr__(self, "objective", objective_from_dict(self.objective))
+        for name, cls in (("user_model", UserModel), ("provider_model", ProviderModel),
+                          ("objective", SlateObjective)):
             if not isinstance(getattr(self, name), cls):
                 raise ValueError(f"{name} must be a {cls.__name__}, got "
                                  f"{type(getattr(self, name)).__name__}")
@@ -185,14 +198,15 @@ class EcosystemConfig:
         return int(np.ceil(self.retrieval_share * self.num_candidates))
 
     def with_overrides(self, **overrides: Any) -> EcosystemConfig:
-        """A copy with fields replaced; ``user_model`` / ``provider_model`` may be dicts of
-        their fields. Unknown names raise ``ValueError`` listing the allowed ones."""
+        """A copy with fields replaced; ``user_model`` / ``provider_model`` / ``objective``
+        may be dicts of their fields (replacing those given). Unknown names raise
+        ``ValueError`` listing the allowed ones."""
         allowed = {f.name for f in fields(self)}
         unknown = sorted(set(overrides) - allowed)
         if unknown:
             raise ValueError(f"unknown ecosystem parameter(s) {unknown}; allowed: "
                              f"{sorted(allowed)}")
-        for name in ("user_model", "provider_model"):
+        for name in ("user_model", "provider_model", "objective"):
             if isinstance(overrides.get(name), dict):
                 sub = getattr(self, name)
                 sub_allowed = {f.name for f in fields(sub)}
@@ -202,6 +216,14 @@ class EcosystemConfig:
                                      f"{sorted(sub_allowed)}")
                 overrides[name] = replace(sub, **overrides[name])
         return replace(self, **overrides)
+
+
+def candidate_feature_count(config: EcosystemConfig) -> int:
+    """Columns of the slate policy's ``candidate_features``: :data:`CANDIDATE_FEATURES`, then
+    ``quality`` with ``reveal_quality``, then ``exposure_fairness`` with ``reveal_exposure``
+    (the exposure-fairness term one impression of the candidate's provider would earn now:
+    :func:`envs.objectives.exposure_fairness_of_providers`)."""
+    return len(CANDIDATE_FEATURES) + int(config.reveal_quality) + int(config.reveal_exposure)
 
 
 def cold_start_from_dict(raw: dict[str, Any]) -> ColdStart:
@@ -447,7 +469,7 @@ class RecEcosystemEnv(ParallelEnv):
         self.agents: list[str] = []
         self.market = ProviderMarket(catalog, cfg.provider_model, min_live_items=needed,
                                      withheld=self._withheld)
-        n_features = len(CANDIDATE_FEATURES) + int(cfg.reveal_quality)
+        n_features = candidate_feature_count(cfg)
         unit = {"low": -1.0, "high": 1.0, "dtype": np.float32}
         bounded = {"low": -FEATURE_BOUND, "high": FEATURE_BOUND, "dtype": np.float32}
         slate_keys: dict[str, spaces.Space] = {
@@ -660,8 +682,13 @@ class RecEcosystemEnv(ParallelEnv):
             self._history_index_sum[consumed[full]] -= self._item_index[dropped[full]]
         n, p_count = self.catalog.num_items, self.catalog.num_providers
         impressions = np.bincount(self.market.owner[shown].ravel(), minlength=p_count)
-        self.metrics.record_slates(shown, self.item_vectors[shown], impressions)
+        diversity, novelty = self.metrics.record_slates(shown, self.item_vectors[shown],
+                                                        impressions)
         self.metrics.record_responses(clicked, watch, utility, item)
+        slate_reward = slate_rewards(
+            cfg.objective, watch=watch, clicked=clicked, utility=utility,
+            diversity=diversity, novelty=novelty, slate_owners=self.market.owner[shown],
+            provider_impressions=self.metrics.provider_impressions - impressions)
         self._item_clicks += np.bincount(eaten, minlength=n)
         self._item_utility += np.bincount(eaten, weights=utility[consumed], minlength=n)
         self._item_popularity[eaten] = np.log1p(
@@ -691,7 +718,8 @@ class RecEcosystemEnv(ParallelEnv):
                 self._session_over = True
                 self.t += 1
                 self.agents = []
-                rewards = {"slate_policy": watch, "user": utility, "provider": provider_reward}
+                rewards = {"slate_policy": slate_reward, "user": utility,
+                           "provider": provider_reward}
                 return rewards, ended, leaving
             self._start_sessions(ended)
         self._update_states(np.flatnonzero(clicked & ~is_ended))
@@ -710,7 +738,8 @@ class RecEcosystemEnv(ParallelEnv):
             # (possible with many providers and few items): their agents terminate.
             gone = {f"provider_{p}" for p in np.flatnonzero(~self.market.active)}
             self.agents = [a for a in self.agents if a not in gone]
-        rewards = {"slate_policy": watch, "user": utility, "provider": provider_reward}
+        rewards = {"slate_policy": slate_reward, "user": utility,
+                   "provider": provider_reward}
         return rewards, ended, leaving
 
     def role_observations(self) -> dict[str, Any]:
@@ -718,14 +747,16 @@ class RecEcosystemEnv(ParallelEnv):
         cfg = self.config
         cand = self._candidates
         similarity = affinity(self._state, self.item_vectors[cand])
-        features = np.empty((*cand.shape, len(CANDIDATE_FEATURES) + int(cfg.reveal_quality)),
-                            np.float32)
+        features = np.empty((*cand.shape, candidate_feature_count(cfg)), np.float32)
         features[..., 0] = self._observed_appeal[cand]
         features[..., 1] = self._item_popularity[cand]
         features[..., 2] = self._item_satisfaction[cand]
         features[..., 3] = 0.0 if cfg.user_state == "id" else similarity
         if cfg.reveal_quality:
             features[..., 4] = self.catalog.quality[cand]
+        if cfg.reveal_exposure:  # the last column
+            features[..., -1] = exposure_fairness_of_providers(
+                self.metrics.provider_impressions, cfg.slate_size)[self.market.owner[cand]]
         b, s = cfg.num_sessions, cfg.slate_size
         steps = self.metrics.session_steps
         session = np.empty((b, 2), np.float32)

@@ -125,11 +125,31 @@ def metric(name: str, *, label: str, higher_is_better: bool, value_range: str,
 
 def gini(values: np.ndarray) -> float:
     """Gini coefficient of non-negative values (0 equal, -> 1 concentrated)."""
-    x = np.sort(np.asarray(values, dtype=np.float64))
-    if x.size == 0 or x.sum() <= 0:
-        return 0.0
-    ranks = np.arange(1, x.size + 1)
-    return float((2 * ranks - x.size - 1) @ x / (x.size * x.sum()))
+    return float(gini_rows(np.asarray(values, dtype=np.float64)[None])[0])
+
+
+def gini_rows(values: np.ndarray) -> np.ndarray:
+    """:func:`gini` of each row of ``(m, n)`` non-negative values (0 for an all-zero row)."""
+    x = np.sort(np.asarray(values, dtype=np.float64), axis=1)
+    m, n = x.shape
+    if n == 0:
+        return np.zeros(m)
+    totals = x.sum(axis=1)
+    weighted = x @ (2 * np.arange(1, n + 1) - n - 1).astype(np.float64)
+    return np.where(totals > 0, weighted / (n * np.where(totals > 0, totals, 1.0)), 0.0)
+
+
+def slate_diversity(slate_vectors: np.ndarray) -> np.ndarray:
+    """``(B,)`` mean pairwise ``1 - cos`` of each slate's unit item vectors ``(B, S, d)``
+    (0 for one-item slates): the slate's intra-list diversity."""
+    b, s, _ = slate_vectors.shape
+    if s < 2:
+        return np.zeros(b, np.float32)
+    pair_sum = np.zeros(b, np.float32)
+    for i in range(s):
+        for j in range(i + 1, s):
+            pair_sum += np.einsum("bd,bd->b", slate_vectors[:, i], slate_vectors[:, j])
+    return 1.0 - pair_sum / (s * (s - 1) / 2)
 
 
 def _mean_or_zero(values: np.ndarray) -> float:
@@ -403,21 +423,20 @@ class EpisodeMetrics:
         self.session_cold[slots] = cold
 
     def record_slates(self, slates: np.ndarray, slate_vectors: np.ndarray,
-                      provider_impressions: np.ndarray) -> None:
+                      provider_impressions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Slates ``(B, S)`` shown this step, their item vectors ``(B, S, d)`` and the
-        impressions per provider they make."""
-        b, s = slates.shape
+        impressions per provider they make; returns each slate's diversity (its ILD) and
+        novelty (mean self-information of its items), ``(B,)`` each."""
+        b, _ = slates.shape
         self.slates += b
         self.impressions += slates.size
         self.item_impressions += np.bincount(slates.ravel(), minlength=self.num_items)
         self.provider_impressions += provider_impressions
-        self.novelty_sum += float(self.self_information[slates].sum())
-        if s > 1:
-            pair_sum = np.zeros(b, np.float32)
-            for i in range(s):
-                for j in range(i + 1, s):
-                    pair_sum += np.einsum("bd,bd->b", slate_vectors[:, i], slate_vectors[:, j])
-            self.diversity_sum += float((1.0 - pair_sum / (s * (s - 1) / 2)).sum())
+        information = self.self_information[slates]
+        self.novelty_sum += float(information.sum())
+        diversity = slate_diversity(slate_vectors)
+        self.diversity_sum += float(diversity.sum())
+        return diversity, information.mean(axis=1)
 
     def record_responses(self, clicked: np.ndarray, engagement: np.ndarray,
                          utility: np.ndarray, items: np.ndarray) -> None:

@@ -13,7 +13,7 @@ raveled row-major, as RLlib's ``FlattenObservations`` and ``gymnasium.spaces.fla
 | key | shape | what |
 |---|---|---|
 | ``candidate_attributes`` | ``(C, A)`` | item attributes (env ``item_attributes=True``) |
-| ``candidate_features`` | ``(C, F)`` | :data:`CANDIDATE_FEATURES` (+ quality when revealed) |
+| ``candidate_features`` | ``(C, F)`` | :data:`CANDIDATE_FEATURES` (+ quality, exposure: revealed) |
 | ``candidate_ids`` | ``(C,)`` | ids instead of ``candidates`` (``user_state="id"``) |
 | ``candidates`` | ``(C, k)`` | the candidates' item vectors, in the observation basis |
 | ``intent`` | ``(k,)`` | the encoded session intent (``intent="on"``) |
@@ -40,7 +40,8 @@ import numpy as np
 
 FEATURE_BOUND = 5.0
 CANDIDATE_FEATURES = ("appeal", "popularity", "observed_satisfaction", "similarity")
-"""Columns of ``candidate_features`` (``quality`` follows when the env reveals it)."""
+"""Columns of ``candidate_features`` (``quality`` follows when the env reveals it, then
+``exposure_fairness`` with ``reveal_exposure``: ``envs.ecosystem.candidate_feature_count``)."""
 SLATE_FEATURES = ("appeal", "popularity")
 """Columns of the user's ``slate_features``."""
 EMBEDDING_KEYS = ("user_state", "candidates", "intent")

@@ -134,11 +134,11 @@ def _print_trials(spec: Any, summaries: list) -> None:
     from rich.table import Table
 
     table = Table(title=f"{spec.name}: {len(summaries)} trials")
-    for column in ("algorithm", "sharing", "seed", "env steps", "episode return (mean)",
-                   "checkpoint"):
+    for column in ("algorithm", "sharing", "variant", "seed", "env steps",
+                   "episode return (mean)", "checkpoint"):
         table.add_column(column)
     for s in summaries:
-        table.add_row(s.algorithm, s.sharing, str(s.seed), f"{s.env_steps:,}",
+        table.add_row(s.algorithm, s.sharing, s.variant or "-", str(s.seed), f"{s.env_steps:,}",
                       "n/a" if s.episode_return_mean is None else f"{s.episode_return_mean:.3g}",
                       s.checkpoint or "none")
     Console(width=160).print(table)
@@ -148,12 +148,12 @@ def _report(console: Any, folder: Path) -> None:
     from rich.progress import Progress
     from rich.table import Table
 
+    from marlrec.config.spec import training_groups
     from marlrec.report.experiment_report import load_spec_of, write_report
     from marlrec.report.html_report import write_html_report
 
     spec = load_spec_of(folder)
-    total = (len(spec.algorithms) * len(spec.sharing) + len(spec.evaluation.baselines)) * len(
-        spec.seeds)
+    total = (len(training_groups(spec)) + len(spec.evaluation.baselines)) * len(spec.seeds)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("absolute-metric evaluation (and offline ranking)",
                                  total=total)
@@ -287,8 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", default="results/rollout")
         p.set_defaults(func=_cmd_rollout, **defaults)
 
-    run = sub.add_parser("run", help="train the algorithm x sharing x seed grid of an experiment "
-                         "spec")
+    run = sub.add_parser("run", help="train the algorithm x sharing x variant x seed grid of "
+                         "an experiment spec")
     run.add_argument("spec", help="YAML experiment spec (see marlrec/config/spec.py)")
     run.add_argument("--set", action="append", metavar="KEY.PATH=VALUE",
                      help="override a spec key, e.g. --set stop.env_steps=4000")

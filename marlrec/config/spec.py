@@ -27,6 +27,9 @@ is allowed, e.g. ``experiment.roles.user.behaviour: 'oracle' is not one of
     logging: {wandb_mode: offline, wandb_project: marlrec, checkpoint_every: 5}
     evaluation: {episodes: 10, seed: 1000, baselines: [random, greedy_by_appeal]}
     encoder_pool: {num_replicas: 2, num_cpus: 1, max_batch_size: 64}   # optional: state_encoder
+    variants:                    # optional grid axis: what the platform optimises or sees
+      engagement: {}
+      fair_2: {objective: {exposure_fairness: 2}}     # env.params merged key by key
 
 ``env.params`` takes the :class:`envs.ecosystem.EcosystemConfig` fields and the catalog
 parameters (``envs.CATALOG_PARAMS``: ``catalog``, sizes, seeds, ``data_dir``, MovieLens'
@@ -40,7 +43,15 @@ user-state encoder (``env.state_encoder``, else ``env.encoder``) from Ray actors
 whole experiment instead of one copy per env runner (the item vectors too when
 ``env.encoder`` is the same).
 
-Tune runs the grid ``algorithms x sharing x seeds``.
+``variants`` (optional) names env.params overrides that are another axis of the grid: each
+variant is trained and evaluated like an algorithm (its own policy in the report, e.g.
+``PPO per_role fair_2``), in envs whose params are ``env.params`` merged with the
+variant's, key by key. A variant changes the platform, not the world the policies are
+compared in: its keys are :data:`VARIANT_PARAMS` (the objective, what the platform observes);
+the baselines play in ``env.params`` itself.
+
+Tune runs the grid ``algorithms x sharing x variants x seeds`` (:func:`training_groups`:
+one Tune experiment per algorithm, sharing mode and variant).
 
 Spec files are read by :mod:`marlrec.config.loading` (``base:`` includes, then ``--set
 key.path=value`` overrides applied to the raw mapping before validation, so they are checked
@@ -77,9 +88,16 @@ _CATALOG_PARAMS = envs.CATALOG_PARAMS
 
 
 _FIXED_FOR_EVALUATION = ("num_sessions", "num_candidates", "slate_size", "user_state",
-                         "reveal_quality", "item_attributes", "intent", *_CATALOG_PARAMS)
+                         "reveal_quality", "reveal_exposure", "item_attributes", "intent",
+                         *_CATALOG_PARAMS)
 """Env params that fix the learned modules' agents, spaces or item/user ids, or the
 catalog and its ratings split (the held-out ratings the offline ranking scores)."""
+
+
+VARIANT_PARAMS = ("objective", "user_state", "observation_dim", "reveal_quality",
+                  "reveal_exposure", "item_attributes", "retrieval_share", "retrieval_dim")
+"""The env params a variant may set: what the platform optimises and observes, none of
+the simulated world (catalog, users, providers, sessions) the comparison is made in."""
 
 
 class SpecError(ValueError):
@@ -213,6 +231,8 @@ class ExperimentSpec:
     evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
     encoder_pool: EncoderPoolConfig | None = None
     confirmation: ConfirmationSpec | None = None
+    # a grid axis: variant name -> env.params overrides (VARIANT_PARAMS keys)
+    variants: dict[str, dict[str, Any]] | None = None
 
     @property
     def learned_roles(self) -> list[str]:
@@ -221,6 +241,42 @@ class ExperimentSpec:
     def to_dict(self) -> dict[str, Any]:
         """The fully resolved spec, as written next to the results."""
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainingGroup:
+    """One Tune experiment of the grid: an algorithm, a sharing mode and (with
+    ``variants``) a variant; its trials are the seeds. ``name`` names its folders
+    (``PPO-per_role``, ``PPO-per_role-fair_2``), ``label`` its policy in the report."""
+
+    algorithm: str
+    sharing: str
+    variant: str | None = None
+
+    @property
+    def name(self) -> str:
+        return "-".join(p for p in (self.algorithm, self.sharing, self.variant) if p)
+
+    @property
+    def label(self) -> str:
+        return " ".join(p for p in (self.algorithm, self.sharing, self.variant) if p)
+
+
+def training_groups(spec: ExperimentSpec) -> list[TrainingGroup]:
+    """The grid's groups in order: algorithms, then sharing modes, then variants."""
+    variants: list[str | None] = list(spec.variants) if spec.variants else [None]
+    return [TrainingGroup(a, s, v) for a in spec.algorithms for s in spec.sharing
+            for v in variants]
+
+
+def variant_spec(spec: ExperimentSpec, variant: str | None) -> ExperimentSpec:
+    """The spec whose ``env.params`` are the variant's (``env.params`` merged with the
+    variant's overrides); ``spec`` itself for ``None``. Everything that builds an env from a
+    spec builds the variant's from it."""
+    if variant is None:
+        return spec
+    params = merged_params(dict(spec.env.params), spec.variants[variant])
+    return dataclasses.replace(spec, env=dataclasses.replace(spec.env, params=params))
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -415,8 +471,33 @@ def _check(spec: ExperimentSpec, check_data: bool = True) -> ExperimentSpec:
                             f"choose another user_state or behaviour")
     if spec.confirmation is not None:
         _check_confirmation(spec, f"{p}.confirmation", check_files=check_data)
+    if spec.variants is not None:
+        _check_variants(spec, f"{p}.variants", check_data)
     return dataclasses.replace(spec, roles=roles, evaluation=dataclasses.replace(
         spec.evaluation, every_env_steps=every, baselines=list(baselines)))
+
+
+def _check_variants(spec: ExperimentSpec, path: str, check_data: bool) -> None:
+    """Variant names are folder- and table-safe; their keys are :data:`VARIANT_PARAMS`;
+    the merged params (and their evaluation params) are valid env params."""
+    import re
+
+    if not spec.variants:
+        raise SpecError(f"{path}: empty; name at least one variant (or leave the key out)")
+    for name, params in spec.variants.items():
+        if not re.fullmatch(r"[A-Za-z0-9_.=]+", name):
+            raise SpecError(f"{path}: variant name {name!r} must be letters, digits, '_', "
+                            "'.' or '=' (it names folders and table rows)")
+        unknown = sorted(set(params) - set(VARIANT_PARAMS))
+        if unknown:
+            raise SpecError(f"{path}.{name}: key(s) {unknown} cannot vary between variants "
+                            f"(they change the world the policies are compared in); "
+                            f"allowed: {list(VARIANT_PARAMS)}")
+        resolved = variant_spec(spec, name)
+        _check_env_params(f"{path}.{name}", dict(resolved.env.params), params,
+                          preset=spec.env.preset, check_data=check_data)
+        _check_env_params(f"{path}.{name}", evaluation_env_params(resolved), params,
+                          preset=spec.env.preset, check_data=False)
 
 
 def _check_confirmation(spec: ExperimentSpec, path: str, check_files: bool) -> None:

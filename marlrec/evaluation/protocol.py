@@ -24,7 +24,8 @@ metric means, the episode values of ``evaluation.metric``, env steps, its wall-c
 ``time_s``, and the evaluation points ``k`` it stands for: an iteration that crosses two
 multiples stands for both), so every run of every algorithm has the points
 ``1 .. stop.env_steps / every_env_steps``; it saves the modules of the best evaluation so
-far to ``<results>/<name>/best/<algorithm>-<sharing>/seed_<seed>/`` (written to a temporary
+far to ``<results>/<name>/best/<group>/seed_<seed>/`` (``group``: ``<algorithm>-<sharing>``
+and ``-<variant>`` with variants; written to a temporary
 folder and renamed: never half-written).
 """
 
@@ -42,8 +43,10 @@ import envs
 from marlrec.algorithms import ALGORITHMS
 from marlrec.config.spec import (
     ExperimentSpec,
+    TrainingGroup,
     absolute_seed_of,
     evaluation_env_params,
+    variant_spec,
 )
 from marlrec.encoder import resolve_encoder
 from marlrec.evaluation.baselines import EVALUATION_BASELINES
@@ -164,9 +167,10 @@ def summarise(episodes: list[dict[str, float]], metric: str) -> dict[str, Any]:
     return out
 
 
-def best_folder(experiment: Path, algorithm: str, sharing: str, seed: int) -> Path:
-    """Where the best modules of one run live inside the experiment's results folder."""
-    return Path(experiment) / "best" / f"{algorithm}-{sharing}" / f"seed_{seed}"
+def best_folder(experiment: Path, group: TrainingGroup, seed: int) -> Path:
+    """Where the best modules of one run (of ``group``, trained with ``seed``) live inside
+    the experiment's results folder."""
+    return Path(experiment) / "best" / group.name / f"seed_{seed}"
 
 
 def save_modules(algorithm: Any, module_ids: list[str], folder: Path,
@@ -191,13 +195,15 @@ def load_modules(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return modules, record
 
 
-def evaluation_callback(spec: ExperimentSpec, algorithm_name: str, sharing: str
-                        ) -> type[RLlibCallback]:
-    """An ``RLlibCallback`` class running the in-training evaluations of one trial."""
+def evaluation_callback(spec: ExperimentSpec, group: TrainingGroup) -> type[RLlibCallback]:
+    """An ``RLlibCallback`` class running the in-training evaluations of one trial of
+    ``group`` (in its variant's evaluation env)."""
+    experiment = Path(spec.logging.results_dir).expanduser().resolve() / spec.name
+    algorithm_name, sharing = group.algorithm, group.sharing
+    spec = variant_spec(spec, group.variant)
     every = spec.evaluation.every_env_steps
     metric = spec.evaluation.metric
     budget = spec.stop.env_steps
-    experiment = Path(spec.logging.results_dir).expanduser().resolve() / spec.name
 
     class EvaluationCallback(RLlibCallback):
         def __init__(self) -> None:
@@ -231,7 +237,7 @@ def evaluation_callback(spec: ExperimentSpec, algorithm_name: str, sharing: str
             summary["time_s"] = time.perf_counter() - started  # its cost, in the results
             result["evaluation"] = summary
             seed = int(algorithm.config.seed)
-            folder = best_folder(experiment, algorithm_name, sharing, seed)
+            folder = best_folder(experiment, group, seed)
             if self._best == -np.inf and (folder / "best.json").is_file():  # resumed run
                 self._best = json.loads((folder / "best.json").read_text())["score"]
             if summary[metric] > self._best:

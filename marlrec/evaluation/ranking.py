@@ -170,8 +170,8 @@ def policy_scores(behaviour: Any, env: Any, data: MovieLens100k, train: np.ndarr
     observation basis, the similarity feature at full width). Exact
     for the candidate-scoring actor, whose score of a candidate does not depend on the
     others; an ``mlp`` actor's depend on the chunk they are shown in."""
-    from envs.ecosystem import show_ids_instead_of_text
-    from envs.observation import CANDIDATE_FEATURES, FEATURE_BOUND
+    from envs.ecosystem import candidate_feature_count, show_ids_instead_of_text
+    from envs.observation import FEATURE_BOUND
 
     cfg, vectors = env.config, env.item_vectors
     c, n = cfg.num_candidates, data.n_items
@@ -184,7 +184,7 @@ def policy_scores(behaviour: Any, env: Any, data: MovieLens100k, train: np.ndarr
     ids = cfg.user_state == "id"
     chunks = -(-n // c)
     layout = np.resize(np.arange(n), chunks * c).reshape(chunks, c)  # last chunk wraps
-    n_features = len(CANDIDATE_FEATURES) + int(cfg.reveal_quality)
+    n_features = candidate_feature_count(cfg)  # exposure, if revealed: 0 (none yet)
     out = np.empty((data.n_users, n))
     for start in range(0, data.n_users, users_per_batch):
         users = np.arange(start, min(start + users_per_batch, data.n_users))
@@ -222,7 +222,7 @@ def experiment_ranking(folder: Any, spec: Any, env: Any, k: int = 10
     means over runs, and each run's) and every slate baseline of an experiment on
     MovieLens-100k, on the held-out ratings of ``env``'s own split (``env.catalog.ratings``:
     the ratings the simulator, hence the learned policies, never saw). Names as in the
-    report (``"<algorithm> <sharing>"``, baseline names).
+    report (``"<algorithm> <sharing>[ <variant>]"``, baseline names).
 
     ``None`` when the experiment has no learned slate policy or its catalog is not built
     from ratings (not MovieLens), and when the env was built with ``holdout=0``: then every
@@ -242,18 +242,23 @@ def experiment_ranking(folder: Any, spec: Any, env: Any, k: int = 10
         if name in BASELINE_SCORERS:
             scorers[name] = (lambda train, n=name: baseline_scores(
                 n, data, train, env.item_vectors, env.config.user_model.history_length, seed))
-    space = env.observation_space("slate_policy_0")
-    learned = [f"{a} {s}" for a in spec.algorithms for s in spec.sharing]
-    for algorithm in spec.algorithms:
-        for sharing in spec.sharing:
-            module_id = module_table(env, spec.learned_roles, sharing)["slate_policy_0"]
-            for r, run_seed in enumerate(spec.seeds):
-                modules, _ = load_modules(best_folder(folder, algorithm, sharing, run_seed))
-                behaviour = LearnedBehaviour(modules[module_id], space, module_id)
-                scorers[f"{algorithm} {sharing}", r] = (
-                    lambda train, b=behaviour: policy_scores(b, env, data, train))
+    from marlrec.config.spec import training_groups, variant_spec
+    from marlrec.evaluation.protocol import evaluation_env
+
+    groups = training_groups(spec)
+    for group in groups:
+        # a variant may change what the policy observes: its own env (same catalog, split)
+        own = env if group.variant is None else evaluation_env(
+            variant_spec(spec, group.variant))
+        space = own.observation_space("slate_policy_0")
+        module_id = module_table(own, spec.learned_roles, group.sharing)["slate_policy_0"]
+        for r, run_seed in enumerate(spec.seeds):
+            modules, _ = load_modules(best_folder(folder, group, run_seed))
+            behaviour = LearnedBehaviour(modules[module_id], space, module_id)
+            scorers[group.label, r] = (
+                lambda train, b=behaviour, e=own: policy_scores(b, e, data, train))
     table = heldout_ranking(ratings, scorers, k=k, seed=seed)  # one split for every scorer
-    for name in learned:
+    for name in (g.label for g in groups):
         runs = [table.pop((name, r)) for r in range(len(spec.seeds))]
         table[name] = {**{m: float(np.mean([run[m] for run in runs])) for m in METRICS},
                        "users": runs[0]["users"], "runs": runs}

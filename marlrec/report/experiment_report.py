@@ -38,7 +38,7 @@ import yaml
 from envs.metrics import COLD_START_METRICS
 from envs.metrics import METRICS as EPISODE_METRICS
 from envs.metrics import label as metric_label
-from marlrec.config.spec import ExperimentSpec, parse_spec
+from marlrec.config.spec import ExperimentSpec, parse_spec, training_groups, variant_spec
 from marlrec.encoder.pool import running_pool
 from marlrec.evaluation import aggregate
 from marlrec.evaluation.protocol import (
@@ -153,9 +153,12 @@ def in_training_evaluations(folder: Path, name: str, seed: int) -> list[dict[str
 
 
 def absolute_run(spec: ExperimentSpec, run: int, folder: str | None, algorithm: str | None,
-                 sharing: str | None, baseline: str | None) -> list[dict[str, float]]:
+                 sharing: str | None, baseline: str | None, variant: str | None = None
+                 ) -> list[dict[str, float]]:
     """Run ``run``'s absolute-metric episodes of one policy: the best modules saved in
-    ``folder`` (trained by ``algorithm`` with ``sharing``), or the scripted ``baseline``."""
+    ``folder`` (trained by ``algorithm`` with ``sharing``, in ``variant``'s env), or the
+    scripted ``baseline`` (in ``env.params``' env)."""
+    spec = variant_spec(spec, variant)
     env = _evaluation_env(spec)
     if folder is not None:
         modules, _ = load_modules(Path(folder))
@@ -229,21 +232,21 @@ def collect(folder: Path, spec: ExperimentSpec, progress: Callable[[], None] | N
     policies: list[PolicyRuns] = []
     jobs: list[dict[str, Any]] = [{"ranking_of": str(folder)}]  # the longest job first
     missing = []
-    for algorithm in spec.algorithms:
-        for sharing in spec.sharing:
-            runs = PolicyRuns(f"{algorithm} {sharing}", learned=True)
-            curves = []
-            for r, seed in enumerate(spec.seeds):
-                best = best_folder(folder, algorithm, sharing, seed)
-                if not (best / "best.json").is_file():
-                    missing.append(f"{algorithm}-{sharing} seed {seed}")
-                    continue
-                jobs.append({"run": r, "folder": str(best), "algorithm": algorithm,
-                             "sharing": sharing, "baseline": None})
-                curves.append(in_training_evaluations(folder, f"{algorithm}-{sharing}", seed))
-                _check_points(f"{algorithm}-{sharing} seed {seed}", curves[-1], spec)
-            runs.curve = _curve(runs.policy, curves, metric, spec.evaluation.every_env_steps)
-            policies.append(runs)
+    for group in training_groups(spec):
+        runs = PolicyRuns(group.label, learned=True)
+        curves = []
+        for r, seed in enumerate(spec.seeds):
+            best = best_folder(folder, group, seed)
+            if not (best / "best.json").is_file():
+                missing.append(f"{group.name} seed {seed}")
+                continue
+            jobs.append({"run": r, "folder": str(best), "algorithm": group.algorithm,
+                         "sharing": group.sharing, "baseline": None,
+                         "variant": group.variant})
+            curves.append(in_training_evaluations(folder, group.name, seed))
+            _check_points(f"{group.name} seed {seed}", curves[-1], spec)
+        runs.curve = _curve(runs.policy, curves, metric, spec.evaluation.every_env_steps)
+        policies.append(runs)
     if missing:
         raise ValueError(f"runs without evaluated best modules: {missing}; every policy needs "
                          f"the same runs (seeds {spec.seeds}) to be aggregated")
@@ -385,20 +388,65 @@ def plot_profiles(profiles: dict[str, dict[str, np.ndarray]], taus: np.ndarray, 
     _save(plt, fig, path)
 
 
-def plot_tradeoff(policies: list[PolicyRuns], path: Path) -> None:
+TRADEOFF = ("provider_exposure_gini", "engagement_per_session")
+"""The trade-off the report draws (x, y): providers' exposure inequality against users'
+engagement."""
+
+
+def non_dominated(estimates: dict[str, dict[str, aggregate.Estimate]],
+                  metrics: tuple[str, ...] = TRADEOFF) -> list[str]:
+    """The policies no other policy dominates on ``metrics`` (mean over runs, in each
+    metric's direction: at least as good on every one and better on one): the Pareto front,
+    in the order given. ``estimates[metric][policy]``: :func:`metric_estimates`'s mean."""
+    def better_or_equal(a: str, b: str, m: str) -> bool:
+        x, y = estimates[m][a]["Mean"].point, estimates[m][b]["Mean"].point
+        return x >= y if _higher_is_better(m) else x <= y
+
+    names = [n for n in estimates[metrics[0]] if all(n in estimates[m] for m in metrics)]
+    return [a for a in names if not any(
+        all(better_or_equal(b, a, m) for m in metrics)
+        and not all(better_or_equal(a, b, m) for m in metrics) for b in names if b != a)]
+
+
+def plot_tradeoff(policies: list[PolicyRuns], estimates: dict[str, dict[str, Any]],
+                  front: list[str], path: Path) -> None:
+    """Each policy's mean over runs of the two :data:`TRADEOFF` metrics with their 95% CIs
+    (crosses), its runs (dots) and the Pareto front (the non-dominated policies, joined)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    x_metric, y_metric = TRADEOFF
+    fig, ax = plt.subplots(figsize=(7.2, 4.8))
     for i, p in enumerate(policies):
-        x = p.run_scores("provider_exposure_gini")
-        y = p.run_scores("engagement_per_session")
-        ax.scatter(x, y, alpha=0.35, color=f"C{i}", s=18)
-        ax.scatter([x.mean()], [y.mean()], color=f"C{i}", s=80, marker="o" if p.learned
-                   else "s", edgecolor="k", label=p.policy)
-    ax.set_xlabel("provider exposure Gini (lower is fairer)")
-    ax.set_ylabel("engagement per session")
-    ax.set_title("Users' engagement against providers' exposure (runs, and their mean)")
-    ax.legend(fontsize=7)
+        colour = f"C{i % 10}"
+        ax.scatter(p.run_scores(x_metric), p.run_scores(y_metric), alpha=0.3, color=colour,
+                   s=14)
+        ex, ey = estimates[x_metric][p.policy]["Mean"], estimates[y_metric][p.policy]["Mean"]
+        ax.errorbar([ex.point], [ey.point], xerr=[[ex.point - ex.low], [ex.high - ex.point]],
+                    yerr=[[ey.point - ey.low], [ey.high - ey.point]], color=colour,
+                    marker="o" if p.learned else "s", markersize=7, markeredgecolor="k",
+                    capsize=3, label=p.policy + (" *" if p.policy in front else ""))
+    on_front = sorted((estimates[x_metric][n]["Mean"].point,
+                       estimates[y_metric][n]["Mean"].point) for n in front)
+    if len(on_front) > 1:
+        ax.plot(*zip(*on_front, strict=True), color="k", linewidth=1, linestyle="--",
+                label="Pareto front (* non-dominated)")
+    ax.set_xlabel(f"{metric_label(x_metric)} (lower is fairer)")
+    ax.set_ylabel(metric_label(y_metric))
+    ax.set_title("Engagement against providers' exposure: mean over runs, 95% CI")
+    ax.legend(fontsize=7, loc="best")
     _save(plt, fig, path)
+
+
+def tradeoff_table(policies: list[PolicyRuns], estimates: dict[str, dict[str, Any]],
+                   front: list[str]) -> str:
+    """The :data:`TRADEOFF` metrics per policy (mean [95% CI]) and whether it is on the
+    Pareto front."""
+    rows = ["| policy | " + " | ".join(map(_column, TRADEOFF)) + " | non-dominated |",
+            "|---|---|---|---|"]
+    for p in policies:
+        cells = [str(estimates[m][p.policy]["Mean"]) for m in TRADEOFF]
+        rows.append(f"| {p.policy} | " + " | ".join(cells)
+                    + f" | {'yes' if p.policy in front else 'no'} |")
+    return "\n".join(rows)
 
 
 # ----------------------------------------------------------------------------- tables
@@ -503,7 +551,7 @@ def ranking_table(policies: list[PolicyRuns], ranking: dict[str, dict[str, Any]]
 
 
 def ranking_note(spec: ExperimentSpec) -> str:
-    learned = [f"{a} {s}" for a in spec.algorithms for s in spec.sharing]
+    learned = [g.label for g in training_groups(spec)]
     return (f"learned policies {learned}: each run's best slate module scoring every movie "
             f"as a candidate at a session's start, mean over the {len(spec.seeds)} runs")
 
@@ -549,6 +597,8 @@ def write_report(folder: str | Path, reps: int = BOOTSTRAP_REPS,
     names = [p.policy for p in policies]
     n_episodes = absolute_episodes(spec)
     pool = encoder_pool_figures(folder)
+    tradeoff = {m: metric_estimates(policies, m, reps) for m in TRADEOFF}
+    front = non_dominated(tradeoff)
     if phase:
         phase("writing the report and plots")
 
@@ -560,7 +610,7 @@ def write_report(folder: str | Path, reps: int = BOOTSTRAP_REPS,
         plot_intervals(estimates, metric, staging / "absolute_metric.png")
         plot_poi(poi, names, staging / "probability_of_improvement.png", better)
         plot_profiles(profiles, taus, metric, staging / "performance_profile.png")
-        plot_tradeoff(policies, staging / "tradeoff.png")
+        plot_tradeoff(policies, tradeoff, front, staging / "tradeoff.png")
         if has_cold_start(policies):
             plot_cold_start(policies, staging / "cold_start.png")
         (staging / "scores.json").write_text(_json_text({
@@ -582,7 +632,13 @@ def write_report(folder: str | Path, reps: int = BOOTSTRAP_REPS,
                     for y in names if y != x} for x in names},
             "policies": {p.policy: {"learned": p.learned, "runs": p.episodes,
                                     "curve": p.curve} for p in policies},
-            "ranking": ranking, "encoder_pool": pool}))
+            "ranking": ranking, "encoder_pool": pool,
+            # the Pareto front of (exposure Gini, engagement) by mean over runs
+            "tradeoff": {"metrics": list(TRADEOFF), "non_dominated": front,
+                         "estimates": {m: {n: [e["Mean"].point, e["Mean"].low, e["Mean"].high]
+                                           for n, e in by_policy.items()}
+                                       for m, by_policy in tradeoff.items()}},
+            "variants": spec.variants}))
         (staging / "marl_eval.json").write_text(_json_text(aggregate.marl_eval_json(
             "marlrec", spec.env.preset, metric,
             {p.policy: [[e[metric] for e in run] for run in p.episodes] for p in policies},
@@ -590,7 +646,8 @@ def write_report(folder: str | Path, reps: int = BOOTSTRAP_REPS,
              for p in policies if p.learned})))
         (staging / "report.md").write_text(_markdown(spec, policies, estimates, poi, names,
                                                      n_episodes, reps, ranking, provenance,
-                                                     pool))
+                                                     pool, tradeoff_table(policies, tradeoff,
+                                                                          front)))
     return out
 
 
@@ -631,8 +688,13 @@ def _markdown(spec: ExperimentSpec, policies: list[PolicyRuns],
               estimates: dict[str, dict[str, aggregate.Estimate]],
               poi: dict[tuple[str, str], aggregate.Estimate], names: list[str],
               n_episodes: int, reps: int, ranking: dict[str, dict[str, Any]] | None,
-              provenance: dict[str, str], pool: dict[str, float] | None = None) -> str:
+              provenance: dict[str, str], pool: dict[str, float] | None = None,
+              tradeoff: str = "") -> str:
     metric = spec.evaluation.metric
+    variants = "" if not spec.variants else (
+        "\nVariants (each trained and evaluated as its own policy, its env.params overrides; "
+        "the baselines play in env.params): "
+        + "; ".join(f"`{n}` `{json.dumps(v)}`" for n, v in spec.variants.items()) + ".\n")
     encoder = "" if pool is None else f"""
 ## Encoder pool during training
 
@@ -678,7 +740,7 @@ Preset `{spec.env.preset}` (`{json.dumps(spec.env.params)}`, encoder `{spec.env.
     f", user-state encoder `{spec.env.state_encoder}`" if spec.env.state_encoder else ""});
 learned roles {spec.learned_roles}; {runs} runs per policy (training seeds {spec.seeds});
 budget {spec.stop.env_steps:,} env steps per run.
-
+{variants}
 {_protocol(spec, n_episodes, reps)}
 
 ## Absolute metric: {metric}
@@ -696,6 +758,14 @@ budget {spec.stop.env_steps:,} env steps per run.
 ## Every headline metric (mean over runs [95% CI])
 
 {metrics_table(policies, reps)}
+
+## Trade-off: users' engagement against providers' exposure (mean over runs [95% CI])
+
+{tradeoff}
+
+Non-dominated: no other policy has at least its engagement and at most its exposure Gini
+(means over runs), and is better in one. The slate policy's objective (`objective` in
+env.params or a variant) weighs engagement against exposure fairness: `envs/objectives.py`.
 
 ![engagement against exposure Gini](tradeoff.png)
 {cold}{offline}{encoder}

@@ -48,6 +48,7 @@ from marlrec.report.experiment_report import (
     curve_table,
     load_scores,
     metric_estimates,
+    non_dominated,
     poi_table,
     provenance_line,
     ranking_table,
@@ -480,6 +481,15 @@ def tradeoff_chart(policies: list[PolicyRuns], per_metric: dict[str, Estimates],
                            "%{x:.3g} [%{customdata[0]:.3g}, %{customdata[1]:.3g}]<br>"
                            "engagement /session %{y:.3g} [%{customdata[2]:.3g}, "
                            "%{customdata[3]:.3g}] (95% CIs)<extra></extra>")))
+    if gini_key in per_metric and engagement_key in per_metric:
+        front = sorted((per_metric[gini_key][n]["Mean"].point,
+                        per_metric[engagement_key][n]["Mean"].point)
+                       for n in non_dominated(per_metric))
+        if len(front) > 1:
+            figure.add_trace(go.Scatter(
+                x=[g for g, _ in front], y=[e for _, e in front], mode="lines",
+                name="Pareto front", line={"dash": "dash", "color": "black", "width": 1},
+                hoverinfo="skip"))
     figure.update_xaxes(title_text="provider exposure Gini (lower is fairer)")
     figure.update_yaxes(title_text="engagement per session")
     figure.update_layout(title="Users' engagement against providers' exposure (runs, and "

@@ -1,12 +1,13 @@
-"""Run an experiment spec with Ray Tune: the grid algorithm x sharing mode x seed,
-checkpoints, resume, Tune's CSV/JSON results and W&B.
+"""Run an experiment spec with Ray Tune: the grid algorithm x sharing mode x variant x
+seed, checkpoints, resume, Tune's CSV/JSON results and W&B.
 
 Layout of ``<logging.results_dir>/<name>/``:
 
 - ``spec.resolved.yaml``: the fully resolved spec (also logged with every trial's config);
-- ``<algorithm>-<sharing>/``: one Tune experiment per algorithm and sharing mode (one trial
-  per seed: ``result.json``, ``progress.csv``, checkpoints every
-  ``logging.checkpoint_every`` iterations and at the end);
+- ``<algorithm>-<sharing>[-<variant>]/``: one Tune experiment per algorithm, sharing mode
+  and variant (:class:`marlrec.config.spec.TrainingGroup`; one trial per seed:
+  ``result.json``, ``progress.csv``, checkpoints every ``logging.checkpoint_every``
+  iterations and at the end);
 - ``wandb/``: W&B run files (``offline-run-*`` in offline mode).
 
 With ``spec.encoder_pool``, the encoder pool (:class:`marlrec.encoder.pool.EncoderPool`)
@@ -28,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from marlrec.config.spec import ExperimentSpec
+from marlrec.config.spec import ExperimentSpec, TrainingGroup, training_groups, variant_spec
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ WORKER_ENV_VARS = {"PYTHONHASHSEED": "0"}
 class TrialSummary:
     algorithm: str
     sharing: str
+    variant: str | None
     seed: int
     env_steps: int
     episode_return_mean: float | None
@@ -53,7 +55,8 @@ class TrialSummary:
 
     @property
     def label(self) -> str:
-        return f"{self.algorithm} {self.sharing} seed {self.seed}"
+        group = TrainingGroup(self.algorithm, self.sharing, self.variant).label
+        return f"{group} seed {self.seed}"
 
 
 def _write_atomically(target: Path, text: str) -> Path:
@@ -102,16 +105,17 @@ def write_provenance(folder: Path, command: list[str]) -> None:
     _write_atomically(folder / "provenance.json", json.dumps(record, indent=2))
 
 
-def _wandb_callback(spec: ExperimentSpec, folder: Path, algorithm: str | None = None,
-                    sharing: str | None = None) -> Any:
+def _wandb_callback(spec: ExperimentSpec, folder: Path, group: TrainingGroup | None = None
+                    ) -> Any:
     """Tune's W&B logger, made unable to stop training (a W&B failure is logged and the
     trial goes on without it) and unable to leak the W&B API key.
 
     Runs are grouped by experiment (``logging.wandb_group``, default the spec's name) and
-    named ``ALGORITHM-SHARING-seedN``; a run's config is the resolved spec with the trial's
-    algorithm, sharing mode and seed (under ``marlrec``) beside RLlib's full config (under
-    ``rllib``). The in-training evaluations are in every result (``evaluation/...``), and
-    the report is logged as tables and images by :mod:`marlrec.report.wandb_report`.
+    named ``ALGORITHM-SHARING[-VARIANT]-seedN``; a run's config is the resolved spec with
+    the trial's algorithm, sharing mode, variant and seed (under ``marlrec``) beside RLlib's
+    full config (under ``rllib``). The in-training evaluations are in every result
+    (``evaluation/...``), and the report is logged as tables and images by
+    :mod:`marlrec.report.wandb_report`.
 
     Tune's ``WandbLoggerCallback._start_logging_actor`` copies an exported
     ``WANDB_API_KEY`` into its logging actor's ``runtime_env`` env vars, and Ray writes
@@ -161,13 +165,15 @@ def _wandb_callback(spec: ExperimentSpec, folder: Path, algorithm: str | None = 
         def _start_logging_actor(self, trial: Any, exclude_results: list[str],
                                  **wandb_init_kwargs: Any) -> None:
             seed = trial.config.get("seed")
-            if algorithm is not None and sharing is not None:
-                wandb_init_kwargs["name"] = f"{algorithm}-{sharing}-seed{seed}"
+            chosen = {"algorithm": None, "sharing": None, "variant": None}
+            if group is not None:
+                wandb_init_kwargs["name"] = f"{group.name}-seed{seed}"
+                chosen = {"algorithm": group.algorithm, "sharing": group.sharing,
+                          "variant": group.variant}
             wandb_init_kwargs["config"] = {
-                "marlrec": {**spec.to_dict(), "algorithm": algorithm, "sharing": sharing,
-                            "seed": seed},
+                "marlrec": {**spec.to_dict(), **chosen, "seed": seed},
                 "rllib": wandb_init_kwargs.get("config", {})}
-            wandb_init_kwargs.setdefault("tags", [t for t in (algorithm, sharing) if t])
+            wandb_init_kwargs.setdefault("tags", [t for t in chosen.values() if t])
             if not self._remote_logger_class:
                 # Tune builds this actor class once, with runtime_env={"env_vars":
                 # {"WANDB_API_KEY": <key>}} when the key is exported; built first here, with
@@ -208,8 +214,8 @@ def run_experiment(spec: ExperimentSpec, resume: bool = False, encoder: Any = No
                    verbose: int = 1, check_resources: bool = True,
                    command: list[str] | None = None, console: Any = None
                    ) -> list[TrialSummary]:
-    """Runs (or resumes) every algorithm x sharing x seed trial of ``spec``; Ray must be
-    running. ``encoder`` overrides the spec's (and its pool). ``check_resources=False``
+    """Runs (or resumes) every algorithm x sharing x variant x seed trial of ``spec``; Ray
+    must be running. ``encoder`` overrides the spec's (and its pool). ``check_resources=False``
     skips :func:`check_cluster_fits` (an autoscaling cluster grows to fit). ``command``
     (the CLI arguments) is recorded with the code's commit in ``provenance.json``.
 
@@ -261,7 +267,7 @@ def _run_grid_live(spec: ExperimentSpec, folder: Path, resume: bool, encoder: An
                         "table's reference)"):
         reference = baseline_reference(spec, encoder)
     metric = spec.evaluation.metric
-    trials = len(spec.algorithms) * len(spec.sharing) * len(spec.seeds)
+    trials = len(training_groups(spec)) * len(spec.seeds)
     live = LiveTrials(spec.stop.env_steps, metric, METRICS[metric].label, reference, trials)
     with Live(live, console=console, refresh_per_second=2):
         return _run_grid(spec, folder, resume, encoder, verbose=0, live=live)
@@ -307,19 +313,19 @@ def _run_grid(spec: ExperimentSpec, folder: Path, resume: bool, encoder: Any,
     from marlrec.training.rllib_config import build_algorithm_config
 
     summaries = []
-    grid = [(a, s) for a in spec.algorithms for s in spec.sharing]
-    for algorithm, sharing in grid:
-        config = build_algorithm_config(spec, algorithm, sharing, seed=spec.seeds[0],
-                                        encoder=encoder)
+    for group in training_groups(spec):
+        algorithm, sharing = group.algorithm, group.sharing
+        config = build_algorithm_config(variant_spec(spec, group.variant), algorithm, sharing,
+                                        seed=spec.seeds[0], encoder=encoder)
         config = config.debugging(seed=tune.grid_search(list(spec.seeds)))
         callbacks = config.callbacks_class  # a list, as build_algorithm_config sets it
-        config = config.callbacks([*callbacks, evaluation_callback(spec, algorithm, sharing)])
+        config = config.callbacks([*callbacks, evaluation_callback(spec, group)])
         config.env_config["marlrec_spec"] = spec.to_dict()  # logged with every trial
         trainable = ALGORITHMS[algorithm].config_class()().algo_class
-        name = f"{algorithm}-{sharing}"
+        name = group.name
         path = folder / name
         callbacks = [] if spec.logging.wandb_mode == "disabled" else [
-            _wandb_callback(spec, folder, algorithm, sharing)]
+            _wandb_callback(spec, folder, group)]
         if live is not None:
             live.start_group(name, list(spec.seeds))
             callbacks.append(live)
@@ -353,7 +359,8 @@ def _run_grid(spec: ExperimentSpec, folder: Path, resume: bool, encoder: Any,
             metrics = result.metrics or {}
             runners = metrics.get("env_runners", {})
             summaries.append(TrialSummary(
-                algorithm=algorithm, sharing=sharing, seed=int(result.config.get("seed", -1)),
+                algorithm=algorithm, sharing=sharing, variant=group.variant,
+                seed=int(result.config.get("seed", -1)),
                 env_steps=int(runners.get("num_env_steps_sampled_lifetime", 0)),
                 episode_return_mean=runners.get("episode_return_mean"),
                 path=str(result.path),

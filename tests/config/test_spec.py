@@ -346,3 +346,44 @@ def test_the_pool_serves_the_state_encoder_and_the_envs_get_its_client_there():
     assert env_encoders(same, client) == {"encoder": client, "state_encoder": client}
     no_pool = parse_spec({**GOOD, "env": {"encoder": "minilm"}})
     assert env_encoders(no_pool, client) == {"encoder": client, "state_encoder": client}
+
+
+def test_variants_are_a_grid_axis_of_env_param_overrides():
+    from marlrec.config.spec import TrainingGroup, training_groups, variant_spec
+
+    spec = parse_spec({**GOOD, "env": {**GOOD["env"], "params": {
+        **GOOD["env"]["params"], "objective": {"engagement": 1.0, "clicks": 0.5}}},
+        "variants": {"engagement": {}, "fair_2": {"objective": {"exposure_fairness": 2}}}})
+    groups = training_groups(spec)
+    assert groups == [TrainingGroup("PPO", "independent", "engagement"),
+                      TrainingGroup("PPO", "independent", "fair_2")]
+    assert [g.name for g in groups] == ["PPO-independent-engagement", "PPO-independent-fair_2"]
+    assert groups[1].label == "PPO independent fair_2"
+    assert variant_spec(spec, None) is spec
+    fair = variant_spec(spec, "fair_2").env.params
+    assert fair["objective"] == {"engagement": 1.0, "clicks": 0.5, "exposure_fairness": 2}
+    assert fair["user_model"] == {"budget": 30.0}  # the rest of env.params as it was
+    plain = parse_spec(GOOD)
+    assert [g.name for g in training_groups(plain)] == ["PPO-independent"]
+
+
+@pytest.mark.parametrize(("variants", "message"), [
+    ({}, "experiment.variants: empty"),
+    ({"fair 2": {}}, "experiment.variants: variant name 'fair 2' must be letters"),
+    ({"big": {"num_sessions": 8}}, "experiment.variants.big: key(s) ['num_sessions'] cannot "
+                                   "vary between variants"),
+    ({"bad": {"objective": {"fairness": 1}}}, "experiment.variants.bad: unknown objective "
+                                              "parameter(s) ['fairness']"),
+    ({"bad": {"objective": {"clicks": "x"}}}, "objective.clicks='x' must be a finite number"),
+    ({"bad": []}, "experiment.variants.bad: [] must be a mapping"),
+])
+def test_bad_variants_name_the_key_value_and_what_is_allowed(variants, message):
+    with pytest.raises(SpecError) as info:
+        parse_spec({**GOOD, "variants": variants})
+    assert message in str(info.value)
+
+
+def test_a_bad_objective_in_env_params_names_the_path():
+    bad = {**GOOD, "env": {**GOOD["env"], "params": {"objective": {"novelty": True}}}}
+    with pytest.raises(SpecError, match=r"experiment.env.params: objective.novelty=True must"):
+        parse_spec(bad)

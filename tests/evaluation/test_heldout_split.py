@@ -132,7 +132,7 @@ def test_offline_ranking_and_cf_baseline_read_the_envs_split(movielens_data, tmp
     """The split is the env's (``holdout_seed: 5``), whatever the evaluation seed; the
     offline ranking scores its held-out ratings and the CF baseline trains on the rest."""
     from marlrec.algorithms.actor_critic import build_actor_critic
-    from marlrec.config.spec import parse_spec
+    from marlrec.config.spec import TrainingGroup, parse_spec
     from marlrec.evaluation.collaborative_filtering import movielens_cf_baseline, train_als
     from marlrec.evaluation.protocol import best_folder, evaluation_env
     from marlrec.evaluation.ranking import baseline_scores, experiment_ranking, heldout_ranking
@@ -164,7 +164,7 @@ def test_offline_ranking_and_cf_baseline_read_the_envs_split(movielens_data, tmp
                                 env.action_space("slate_policy_0"),
                                 {"slate_actor": "candidate_scoring", "fcnet_hiddens": [16],
                                  "fcnet_activation": "tanh", "scorer_hiddens": [8]})
-    best = best_folder(tmp_path, "PPO", "per_role", 0)
+    best = best_folder(tmp_path, TrainingGroup("PPO", "per_role"), 0)
     module.save_to_path(str(best / module_id))
     (best / "best.json").write_text(json.dumps({"modules": [module_id]}))
     table = experiment_ranking(tmp_path, spec, env)

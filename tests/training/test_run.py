@@ -422,3 +422,43 @@ def test_a_training_seed_repeats_its_run_whatever_the_drivers_hash_seed(tmp_path
                         row["learners/slate_policy/total_loss"]) for row in rows])
     assert len(curves[0]) == 3
     assert curves[0] == curves[1]
+
+
+def test_variants_train_their_own_objective_and_the_report_draws_the_pareto_front(
+        local_ray, tmp_path):
+    """Each variant is its own Tune experiment whose envs take the variant's params (the
+    objective here), evaluated in its env; the report names the non-dominated policies."""
+    from marlrec.report.experiment_report import write_report
+    from marlrec.training.run import run_experiment
+
+    spec = tiny_spec(tmp_path, seeds=[0], stop={"env_steps": 200},
+                     env={"preset": "interest_evolution",
+                          "params": {**TINY, "reveal_exposure": True}},
+                     variants={"engagement": {},
+                               "fair_5": {"objective": {"exposure_fairness": 5}}},
+                     evaluation={"episodes": 2, "seed": 1000, "absolute_factor": 2,
+                                 "baselines": ["random", "greedy_by_appeal"]},
+                     logging={"results_dir": str(tmp_path), "wandb_mode": "disabled"})
+    summaries = run_experiment(spec, verbose=0)
+    assert sorted((s.variant, s.seed) for s in summaries) == [("engagement", 0), ("fair_5", 0)]
+    folder = tmp_path / "tiny"
+    for name, objective in (("engagement", None), ("fair_5", {"exposure_fairness": 5})):
+        (params,) = (folder / f"PPO-per_role-{name}").glob("*/params.json")
+        overrides = json.loads(params.read_text())["env_config"]["overrides"]
+        assert overrides.get("objective") == objective and overrides["reveal_exposure"]
+        assert (folder / "best" / f"PPO-per_role-{name}" / "seed_0" / "best.json").is_file()
+    out = write_report(folder, reps=100)
+    scores = json.loads((out / "scores.json").read_text())
+    names = {"PPO per_role engagement", "PPO per_role fair_5", "random", "greedy_by_appeal"}
+    assert set(scores["policies"]) == names
+    front = scores["tradeoff"]["non_dominated"]
+    assert front and set(front) <= names
+    gini = scores["tradeoff"]["estimates"]["provider_exposure_gini"]
+    engagement = scores["tradeoff"]["estimates"]["engagement_per_session"]
+    for a in front:  # nothing dominates a non-dominated policy
+        assert not any(engagement[b][0] >= engagement[a][0] and gini[b][0] <= gini[a][0]
+                       and (engagement[b][0], gini[b][0]) != (engagement[a][0], gini[a][0])
+                       for b in names)
+    report = (out / "report.md").read_text()
+    assert "| PPO per_role fair_5 |" in report and "non-dominated" in report
+    assert '`fair_5` `{"objective": {"exposure_fairness": 5}}`' in report
