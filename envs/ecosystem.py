@@ -218,12 +218,37 @@ class EcosystemConfig:
         return replace(self, **overrides)
 
 
-def candidate_feature_count(config: EcosystemConfig) -> int:
+def resolve_repeats(positions: np.ndarray, num_candidates: int) -> tuple[np.ndarray, int]:
+    """Slate positions ``(B, S)`` as the env shows them: a position that repeats an earlier
+    one of its slate is replaced by the first (nearest) candidate not yet in the slate;
+    returns them and the number replaced."""
+    b, s = positions.shape
+    rows = np.arange(b)
+    used = np.zeros((b, num_candidates), bool)
+    chosen = positions.copy()
+    replaced = 0
+    for k in range(s):
+        pos = chosen[:, k]
+        dup = used[rows, pos]
+        if dup.any():
+            pos[dup] = np.argmax(~used[dup], axis=1)
+            replaced += int(dup.sum())
+        used[rows, pos] = True
+    return chosen, replaced
+
+
+def candidate_feature_names(config: EcosystemConfig) -> tuple[str, ...]:
     """Columns of the slate policy's ``candidate_features``: :data:`CANDIDATE_FEATURES`, then
     ``quality`` with ``reveal_quality``, then ``exposure_fairness`` with ``reveal_exposure``
     (the exposure-fairness term one impression of the candidate's provider would earn now:
     :func:`envs.objectives.exposure_fairness_of_providers`)."""
-    return len(CANDIDATE_FEATURES) + int(config.reveal_quality) + int(config.reveal_exposure)
+    return (*CANDIDATE_FEATURES, *("quality",) * config.reveal_quality,
+            *("exposure_fairness",) * config.reveal_exposure)
+
+
+def candidate_feature_count(config: EcosystemConfig) -> int:
+    """The number of :func:`candidate_feature_names`."""
+    return len(candidate_feature_names(config))
 
 
 def cold_start_from_dict(raw: dict[str, Any]) -> ColdStart:
@@ -521,7 +546,8 @@ class RecEcosystemEnv(ParallelEnv):
         self._popularity_scale = float(np.log1p(catalog.prior_popularity.max() + 1.0))
         self.metrics = EpisodeMetrics(
             b, catalog.num_items, catalog.num_providers, catalog.prior_popularity,
-            cold_items=None if cfg.cold_start is None else self.cold_split.cold_items)
+            cold_items=None if cfg.cold_start is None else self.cold_split.cold_items,
+            user_groups=self.population.groups)
 
     # -- PettingZoo API -----------------------------------------------------------------
 
@@ -796,6 +822,11 @@ class RecEcosystemEnv(ParallelEnv):
         """The metrics of the episode so far (see :mod:`envs.metrics`)."""
         return self.metrics.summary(self.market.ever_live, int(self.market.active.sum()))
 
+    def group_stats(self) -> dict[str, dict[str, dict[str, float]]]:
+        """The episode's sessions so far by user group (:meth:`EpisodeMetrics.group_stats`;
+        the groups are the population's, ``env.population.groups``)."""
+        return self.metrics.group_stats()
+
     def state(self) -> np.ndarray:
         """Global state for centralised critics: user interests, budgets, provider
         summaries and topic demand, flattened."""
@@ -889,7 +920,7 @@ class RecEcosystemEnv(ParallelEnv):
         um = self.config.user_model
         users = self._session_users[self._rng.integers(0, self._session_users.size, slots.size)]
         self._user[slots] = users
-        self.metrics.start_sessions(slots, self.cold_split.cold_users[users])
+        self.metrics.start_sessions(slots, self.cold_split.cold_users[users], users)
         self._interest[slots] = self.population.interest[users]
         if self.intents is not None:  # the session's intent pulls its interest
             self._intent[slots] = intent = self.intents.draw(self._interest[slots], self._rng)
@@ -1004,18 +1035,9 @@ class RecEcosystemEnv(ParallelEnv):
 
     def _slates_from_positions(self, positions: np.ndarray) -> np.ndarray:
         """Candidate positions ``(B, S)`` to items, replacing repeats (see module doc)."""
-        b, s = positions.shape
-        rows = np.arange(b)
-        used = np.zeros((b, self.config.num_candidates), bool)
-        chosen = positions.copy()
-        for k in range(s):
-            pos = chosen[:, k]
-            dup = used[rows, pos]
-            if dup.any():
-                pos[dup] = np.argmax(~used[dup], axis=1)
-                self.metrics.duplicates += int(dup.sum())
-            used[rows, pos] = True
-        return self._candidates[rows[:, None], chosen]
+        chosen, duplicates = resolve_repeats(positions, self.config.num_candidates)
+        self.metrics.duplicates += duplicates
+        return self._candidates[np.arange(len(chosen))[:, None], chosen]
 
     def _check_arrays(self, slate: np.ndarray, user: np.ndarray, provider: np.ndarray) -> None:
         cfg = self.config

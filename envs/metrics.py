@@ -384,8 +384,12 @@ class EpisodeMetrics:
     every registered metric from its :meth:`record`."""
 
     def __init__(self, num_sessions: int, num_items: int, num_providers: int,
-                 prior_popularity: np.ndarray, cold_items: np.ndarray | None = None) -> None:
+                 prior_popularity: np.ndarray, cold_items: np.ndarray | None = None,
+                 user_groups: dict[str, tuple[str, ...]] | None = None) -> None:
         p = (prior_popularity + 1.0) / (prior_popularity.sum() + prior_popularity.size)
+        # attribute -> (its group labels, each user's group index)
+        self.user_groups = {attr: np.unique(np.asarray(labels), return_inverse=True)
+                            for attr, labels in (user_groups or {}).items()}
         self.self_information = -np.log2(p)
         self.prior_popularity = prior_popularity
         self.num_sessions = num_sessions
@@ -401,6 +405,9 @@ class EpisodeMetrics:
         self.session_steps = np.zeros(b, np.int64)
         self.session_clicks = np.zeros(b, np.int64)
         self.session_cold = np.zeros(b, np.int64)  # 0 warm, 1 cold user
+        self.session_user = np.full(b, -1, np.int64)  # the user of each slot's session
+        self.ended_users: list[int] = []
+        self.ended_clicks: list[int] = []
         self.ended_engagement: list[float] = []
         self.ended_utility: list[float] = []
         self.ended_steps: list[int] = []
@@ -418,9 +425,13 @@ class EpisodeMetrics:
         self.user_slates = np.zeros(2, np.int64)  # by kind of user, 0 warm, 1 cold
         self.user_clicks = np.zeros(2, np.int64)
 
-    def start_sessions(self, slots: np.ndarray, cold: np.ndarray) -> None:
-        """Marks the sessions starting in ``slots`` as cold (new) users or not."""
+    def start_sessions(self, slots: np.ndarray, cold: np.ndarray,
+                       users: np.ndarray | None = None) -> None:
+        """Marks the sessions starting in ``slots`` as cold (new) users or not, and records
+        their ``users`` (indices into the population; for :meth:`group_stats`)."""
         self.session_cold[slots] = cold
+        if users is not None:
+            self.session_user[slots] = users
 
     def record_slates(self, slates: np.ndarray, slate_vectors: np.ndarray,
                       provider_impressions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -458,6 +469,8 @@ class EpisodeMetrics:
         self.ended_utility.extend(self.session_utility[ended].tolist())
         self.ended_steps.extend(self.session_steps[ended].tolist())
         self.ended_cold.extend(self.session_cold[ended].tolist())
+        self.ended_users.extend(self.session_user[ended].tolist())
+        self.ended_clicks.extend(self.session_clicks[ended].tolist())
         for acc in (self.session_engagement, self.session_utility, self.session_steps,
                     self.session_clicks):
             acc[ended] = 0
@@ -484,6 +497,35 @@ class EpisodeMetrics:
             session_engagement=eng, session_utility=util, session_length=steps,
             session_cold=cold, user_slates=self.user_slates.copy(),
             user_clicks=self.user_clicks.copy(), cold_items=self.cold_items)
+
+    def group_stats(self) -> dict[str, dict[str, dict[str, float]]]:
+        """Per user attribute and group: ``sessions``, their ``engagement``, ``utility``,
+        ``steps`` and ``clicks`` (sums), over the sessions the session means are over (those
+        that ended; where none ended, those running). Groups without a session are left out;
+        sums over episodes give any group's per-session means and CTR."""
+        running = self.session_steps > 0
+        if self.ended_steps:
+            users = np.array(self.ended_users)
+            values = {"engagement": np.array(self.ended_engagement),
+                      "utility": np.array(self.ended_utility),
+                      "steps": np.array(self.ended_steps, np.float64),
+                      "clicks": np.array(self.ended_clicks, np.float64)}
+        else:
+            users = self.session_user[running]
+            values = {"engagement": self.session_engagement[running],
+                      "utility": self.session_utility[running],
+                      "steps": self.session_steps[running].astype(np.float64),
+                      "clicks": self.session_clicks[running].astype(np.float64)}
+        out: dict[str, dict[str, dict[str, float]]] = {}
+        for attr, (labels, codes) in self.user_groups.items():
+            group = codes[users] if users.size else np.zeros(0, np.int64)
+            sessions = np.bincount(group, minlength=labels.size)
+            sums = {k: np.bincount(group, weights=v, minlength=labels.size)
+                    for k, v in values.items()}
+            out[attr] = {str(labels[g]): {"sessions": float(sessions[g]),
+                                          **{k: float(v[g]) for k, v in sums.items()}}
+                         for g in np.flatnonzero(sessions)}
+        return out
 
     def summary(self, ever_live: np.ndarray, active_providers: int) -> dict[str, float]:
         """Every registered metric of the episode so far (the cold-start ones only with a

@@ -29,6 +29,8 @@ class RolloutResult:
 
     episode_metrics: list[dict[str, float]] = field(default_factory=list)
     role_returns: list[dict[str, float]] = field(default_factory=list)
+    # per episode, its sessions by user group (RecEcosystemEnv.group_stats)
+    group_stats: list[dict[str, Any]] = field(default_factory=list)
     env_steps: int = 0
     user_steps: int = 0
 
@@ -153,6 +155,7 @@ def rollout(env: RecEcosystemEnv, behaviours: Mapping[str, Behaviour], episodes:
             bar.update()
         result.episode_metrics.append(env.episode_metrics())
         result.role_returns.append(returns)
+        result.group_stats.append(env.group_stats())
         result.env_steps += steps
         result.user_steps += steps * env.config.num_sessions
     if bar is not None:

@@ -37,7 +37,7 @@ quality (RecSim's interest-evolution lesson, Ie et al. 2019, arXiv:1909.04847).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -195,6 +195,9 @@ class UserPopulation:
     """(num_users, PRIOR_HISTORY_LENGTH) int64 catalog indices of what each user consumed
     before the simulation, most recent first, -1 padded; what a warm user's sessions start
     with under ``cold_start`` (:mod:`envs.cold_start`). ``None``: no past is known."""
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Attribute -> each user's group (MovieLens: ``age`` band, ``gender``, ``occupation``;
+    synthetic personas: ``primary_topic``): what the report breaks metrics down by."""
 
     @property
     def num_users(self) -> int:
@@ -230,7 +233,8 @@ class SyntheticUsers:
         profiles = tuple(f"A viewer who enjoys {names[a]} and sometimes {names[b]}."
                          for a, b in pairs)
         return UserPopulation(f"synthetic-{self.num_users}-seed{self.seed}", profiles, interest,
-                              sampled_prior_history(interest, item_vectors, rng))
+                              sampled_prior_history(interest, item_vectors, rng),
+                              {"primary_topic": tuple(names[a] for a in pairs[:, 0])})
 
 
 @dataclass(frozen=True, eq=False)
@@ -264,8 +268,20 @@ class MovieLensUsers:
             for age, gender, occ in zip(data.user_age, data.user_gender, data.user_occupation,
                                         strict=True)
         )
+        groups = {"age": tuple(age_band(int(a)) for a in data.user_age),
+                  "gender": tuple(data.user_gender), "occupation": tuple(data.user_occupation)}
         return UserPopulation("movielens-100k-users", profiles, interest,
-                              movielens_prior_history(data, mask))
+                              movielens_prior_history(data, mask), groups)
+
+
+AGE_BANDS = ((18, "under 18"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (50, "45-49"),
+             (56, "50-55"), (200, "56+"))
+"""MovieLens' own age bands (those of MovieLens-1M's ``users.dat``): upper bound, label."""
+
+
+def age_band(age: int) -> str:
+    """The :data:`AGE_BANDS` label of an age in years."""
+    return next(label for upper, label in AGE_BANDS if age < upper)
 
 
 def latest_ratings(data: MovieLens100k, rating_mask: np.ndarray, per_user: int) -> np.ndarray:

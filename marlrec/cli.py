@@ -234,6 +234,39 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    from marlrec.encoder.pool import running_pool
+    from marlrec.evaluation.explanations import experiment_markdown, explain_experiment
+    from marlrec.report.experiment_report import load_spec_of
+
+    for name in ("episodes", "sessions", "steps"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} {getattr(args, name)}: must be an integer >= 1")
+    folder = Path(args.results_dir).resolve()
+    spec = load_spec_of(folder)
+    if not 0 <= args.run < len(spec.seeds):
+        raise ValueError(f"--run {args.run}: the experiment has runs 0..{len(spec.seeds) - 1} "
+                         f"(training seeds {spec.seeds})")
+    if "slate_policy" not in spec.learned_roles:
+        raise ValueError(f"{folder}: the slate policy is scripted here ({spec.learned_roles} "
+                         "learn); there is no learned slate to explain")
+    console = Console(width=160)
+    with console.status("playing and attributing the learned slate policies' decisions"), \
+            running_pool(spec.encoder_pool):
+        explained = explain_experiment(folder, spec, run=args.run, episodes=args.episodes,
+                                       sessions=args.sessions, steps=args.steps)
+    text = experiment_markdown(explained, spec.seeds[args.run])
+    console.print(Markdown(text))
+    from marlrec.training.run import _write_atomically
+
+    out = _write_atomically(folder / "report" / "explanations.md", text)
+    print(f"written: {out}")
+    return 0
+
+
 def _print_results(console: Any, results: list, title: str) -> None:
     from rich.table import Table
 
@@ -303,6 +336,17 @@ def build_parser() -> argparse.ArgumentParser:
                             "a finished experiment")
     report.add_argument("results_dir", help="the folder `marlrec run` wrote (results/<name>)")
     report.set_defaults(func=_cmd_report)
+
+    explain = sub.add_parser("explain", help="why the learned slate policies showed their "
+                             "slates: attributions, their faithfulness, explained sessions")
+    explain.add_argument("results_dir", help="the folder `marlrec run` wrote (results/<name>)")
+    explain.add_argument("--run", type=int, default=0,
+                         help="which run's best modules (index into the spec's seeds)")
+    explain.add_argument("--episodes", type=int, default=2,
+                         help="episodes whose decisions are attributed")
+    explain.add_argument("--sessions", type=int, default=3, help="sessions explained")
+    explain.add_argument("--steps", type=int, default=4, help="slates per session explained")
+    explain.set_defaults(func=_cmd_explain)
 
     launch = sub.add_parser("launch", help="run an experiment spec on a Ray cluster as a job")
     launch.add_argument("spec", help="YAML experiment spec")

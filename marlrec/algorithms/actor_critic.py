@@ -142,7 +142,9 @@ class CandidateScoringActor(nn.Module):
                  + 2 * dim * self.has_intent)
         self.scorer = mlp([width, *hiddens, slate_size], activation)
 
-    def forward(self, own: torch.Tensor) -> torch.Tensor:
+    def scorer_inputs(self, own: torch.Tensor) -> torch.Tensor:
+        """``(batch, C, width)``: each candidate's input to the scorer, laid out as
+        :meth:`input_groups` names."""
         batch = own.shape[0]
         c = self.num_candidates
         part = {k: own[:, s] for k, s in self.layout.items()}
@@ -156,9 +158,36 @@ class CandidateScoringActor(nn.Module):
         if self.has_intent:
             intent = part["intent"].unsqueeze(1).expand(batch, c, self.dim)
             parts += [intent, candidates * intent]
-        x = torch.cat(parts, dim=-1)
-        scores = self.scorer(x)  # (batch, candidates, slots)
-        return scores.transpose(1, 2).reshape(batch, self.slate_size * c)
+        return torch.cat(parts, dim=-1)
+
+    def input_groups(self, feature_names: tuple[str, ...]) -> dict[str, slice]:
+        """The scorer input's columns by input group: ``item embedding``, ``user state``,
+        ``user x item`` (their product), one group per candidate feature (``feature_names``:
+        the env's ``candidate_features`` columns), ``session``, ``attributes`` and
+        ``intent`` (with its product with the item), where present."""
+        if len(feature_names) != self.num_features:
+            raise ValueError(f"{len(feature_names)} feature names {feature_names} for "
+                             f"{self.num_features} candidate feature columns")
+        d = self.dim
+        groups = {"item embedding": slice(0, d), "user state": slice(d, 2 * d),
+                  "user x item": slice(2 * d, 3 * d)}
+        start = 3 * d
+        for name in feature_names:
+            groups[name] = slice(start, start + 1)
+            start += 1
+        groups["session"] = slice(start, start + self.session_dim)
+        start += self.session_dim
+        if self.num_attributes:
+            groups["attributes"] = slice(start, start + self.num_attributes)
+            start += self.num_attributes
+        if self.has_intent:
+            groups["intent"] = slice(start, start + 2 * d)
+        return groups
+
+    def forward(self, own: torch.Tensor) -> torch.Tensor:
+        batch = own.shape[0]
+        scores = self.scorer(self.scorer_inputs(own))  # (batch, candidates, slots)
+        return scores.transpose(1, 2).reshape(batch, self.slate_size * self.num_candidates)
 
 
 class EcosystemActorCritic(TorchRLModule, ValueFunctionAPI, TargetNetworkAPI,

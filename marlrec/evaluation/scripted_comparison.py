@@ -45,13 +45,18 @@ class PolicyResult:
 
 
 def episodes_on_seeds(env: envs.RecEcosystemEnv, behaviours: dict[str, Any], episodes: int,
-                      seed: int, progress: Any = None) -> list[dict[str, float]]:
+                      seed: int, progress: Any = None, with_groups: bool = False
+                      ) -> list[dict[str, Any]]:
     """Episode metrics of ``episodes`` rollouts, episode ``e`` seeded ``seed + e``: the
-    same episodes for every policy compared. ``progress()`` is called after each."""
+    same episodes for every policy compared. ``progress()`` is called after each.
+    ``with_groups``: each episode's sessions by user group under ``"groups"``
+    (:meth:`envs.RecEcosystemEnv.group_stats`)."""
     metrics = []
     for e in range(episodes):
-        metrics.append(envs.rollout(env, behaviours, episodes=1, seed=seed + e)
-                       .episode_metrics[0])
+        result = envs.rollout(env, behaviours, episodes=1, seed=seed + e)
+        metrics.append(result.episode_metrics[0])
+        if with_groups:
+            metrics[-1]["groups"] = result.group_stats[0]
         if progress is not None:
             progress()
     return metrics

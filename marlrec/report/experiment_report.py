@@ -41,6 +41,7 @@ from envs.metrics import label as metric_label
 from marlrec.config.spec import ExperimentSpec, parse_spec, training_groups, variant_spec
 from marlrec.encoder.pool import running_pool
 from marlrec.evaluation import aggregate
+from marlrec.evaluation.explanations import experiment_markdown, explain_experiment
 from marlrec.evaluation.protocol import (
     absolute_episodes,
     absolute_seed,
@@ -54,6 +55,12 @@ from marlrec.evaluation.protocol import (
 from marlrec.evaluation.ranking import METRICS, experiment_ranking
 from marlrec.evaluation.scripted_comparison import HEADLINE_METRICS, episodes_on_seeds
 from marlrec.report.encoder_figures import encoder_pool_figures, encoder_pool_line
+from marlrec.report.user_groups import (
+    group_fairness,
+    group_tables,
+    plot_group_gaps,
+    pooled_groups,
+)
 from marlrec.staged_folder import staged_folder
 
 RANKING_K = 10
@@ -68,6 +75,8 @@ class PolicyRuns:
     learned: bool
     episodes: list[list[dict[str, float]]] = field(default_factory=list)
     curve: list[tuple[float, list[float]]] = field(default_factory=list)  # per eval point
+    # per run, its sessions by user group (marlrec.report.user_groups.pooled_groups)
+    groups: list[dict[str, Any]] = field(default_factory=list)
 
     def run_scores(self, metric: str) -> np.ndarray:
         """Each run's mean of ``metric`` over its episodes (NaN entries, e.g. a cold-start
@@ -165,7 +174,8 @@ def absolute_run(spec: ExperimentSpec, run: int, folder: str | None, algorithm: 
         behaviours = learned_behaviours(env, spec, algorithm, sharing, modules)
     else:
         behaviours = baseline_behaviours(env, spec, baseline)
-    return episodes_on_seeds(env, behaviours, absolute_episodes(spec), absolute_seed(spec, run))
+    return episodes_on_seeds(env, behaviours, absolute_episodes(spec), absolute_seed(spec, run),
+                             with_groups=True)
 
 
 _ENVS: dict[str, Any] = {}  # evaluation envs of this process, by spec
@@ -263,6 +273,7 @@ def collect(folder: Path, spec: ExperimentSpec, progress: Callable[[], None] | N
     episodes = iter(results)
     for policy in policies:  # jobs are in policy order, each policy's runs in run order
         policy.episodes = [next(episodes) for _ in spec.seeds]
+        policy.groups = [pooled_groups(run) for run in policy.episodes]
     return policies, ranking
 
 
@@ -584,6 +595,9 @@ def write_report(folder: str | Path, reps: int = BOOTSTRAP_REPS,
     provenance = read_provenance(folder)
     with running_pool(spec.encoder_pool):  # the training's encoder, served again
         policies, ranking = collect(folder, spec, progress)  # the offline ranking with it
+        if phase:
+            phase("explaining the learned slate policies' decisions")
+        explained = explain_experiment(folder, spec)
     if phase:
         phase("aggregating (bootstrap CIs)")
     metric = spec.evaluation.metric
@@ -599,6 +613,7 @@ def write_report(folder: str | Path, reps: int = BOOTSTRAP_REPS,
     pool = encoder_pool_figures(folder)
     tradeoff = {m: metric_estimates(policies, m, reps) for m in TRADEOFF}
     front = non_dominated(tradeoff)
+    fairness = group_fairness({p.policy: p.groups for p in policies}, reps)
     if phase:
         phase("writing the report and plots")
 
@@ -613,6 +628,11 @@ def write_report(folder: str | Path, reps: int = BOOTSTRAP_REPS,
         plot_tradeoff(policies, tradeoff, front, staging / "tradeoff.png")
         if has_cold_start(policies):
             plot_cold_start(policies, staging / "cold_start.png")
+        groups_plot = plot_group_gaps(fairness, "engagement_per_session",
+                                      staging / "user_groups.png")
+        why = experiment_markdown(explained, spec.seeds[0])
+        if explained:
+            (staging / "explanations.md").write_text(why)
         (staging / "scores.json").write_text(_json_text({
             "provenance": provenance, "metric": metric, "seeds": spec.seeds,
             "absolute_seeds": [absolute_seed(spec, r) for r in range(len(spec.seeds))],
@@ -638,7 +658,12 @@ def write_report(folder: str | Path, reps: int = BOOTSTRAP_REPS,
                          "estimates": {m: {n: [e["Mean"].point, e["Mean"].low, e["Mean"].high]
                                            for n, e in by_policy.items()}
                                        for m, by_policy in tradeoff.items()}},
-            "variants": spec.variants}))
+            "variants": spec.variants,
+            # per user attribute: the groups compared, and per policy and session metric
+            # each run's value per group, best / worst group, gap [point, low, high]
+            "user_groups": fairness,
+            # run 0's best modules: faithfulness of the attributions, explained slates
+            "explanations": explained}))
         (staging / "marl_eval.json").write_text(_json_text(aggregate.marl_eval_json(
             "marlrec", spec.env.preset, metric,
             {p.policy: [[e[metric] for e in run] for run in p.episodes] for p in policies},
@@ -647,8 +672,28 @@ def write_report(folder: str | Path, reps: int = BOOTSTRAP_REPS,
         (staging / "report.md").write_text(_markdown(spec, policies, estimates, poi, names,
                                                      n_episodes, reps, ranking, provenance,
                                                      pool, tradeoff_table(policies, tradeoff,
-                                                                          front)))
+                                                                          front),
+                                                     _groups_section(fairness, groups_plot),
+                                                     why))
     return out
+
+
+def _groups_section(fairness: dict[str, dict[str, Any]], plotted: bool) -> str:
+    """The report's section on fairness across user groups (empty without user groups)."""
+    if not fairness:
+        return ""
+    plot = "\n![user groups](user_groups.png)\n" if plotted else ""
+    return f"""
+## Fairness across user groups (gap between the best and worst served group)
+
+{group_tables(fairness)}
+
+A run's value of a group pools its sessions over the run's episodes; the gap is the best
+group's value minus the worst group's, its mean over runs with a stratified bootstrap 95%
+CI; a group enters with at least {next(iter(fairness.values()))["min_sessions"]} sessions in
+every run of every policy. Per-group values of every run: `scores.json` (`user_groups`);
+method: `marlrec/report/user_groups.py`.
+{plot}"""
 
 
 def read_provenance(folder: Path) -> dict[str, str]:
@@ -689,7 +734,7 @@ def _markdown(spec: ExperimentSpec, policies: list[PolicyRuns],
               poi: dict[tuple[str, str], aggregate.Estimate], names: list[str],
               n_episodes: int, reps: int, ranking: dict[str, dict[str, Any]] | None,
               provenance: dict[str, str], pool: dict[str, float] | None = None,
-              tradeoff: str = "") -> str:
+              tradeoff: str = "", groups: str = "", why: str = "") -> str:
     metric = spec.evaluation.metric
     variants = "" if not spec.variants else (
         "\nVariants (each trained and evaluated as its own policy, its env.params overrides; "
@@ -768,7 +813,7 @@ Non-dominated: no other policy has at least its engagement and at most its expos
 env.params or a variant) weighs engagement against exposure fairness: `envs/objectives.py`.
 
 ![engagement against exposure Gini](tradeoff.png)
-{cold}{offline}{encoder}
+{groups}{cold}{offline}{why}{encoder}
 ## Evaluations during training ({metric}: mean over runs (each run))
 
 {curve_table(policies)}

@@ -189,6 +189,19 @@ def test_the_report_aggregates_best_modules_and_baselines_on_the_same_episodes(
     # the same episodes: a baseline evaluated again gives the same runs
     again = json.loads((write_report(folder, reps=200) / "scores.json").read_text())
     assert again["policies"]["greedy_by_appeal"] == scores["policies"]["greedy_by_appeal"]
+    # user groups: the synthetic personas' primary topics, every policy's runs pooled
+    topics = scores["user_groups"]["primary_topic"]
+    assert topics["groups"] or topics["left_out"]
+    assert "## Fairness across user groups" in report
+    # why the slates: run 0's best modules attributed, checked and explained
+    why = scores["explanations"]["PPO per_role"]
+    assert why["faithfulness"]["decisions"] == 2 * TINY["num_sessions"] * TINY["horizon"]
+    assert 0 <= why["faithfulness"]["top_group_changes"][0] <= 1 and why["examples"]
+    assert "## Why was this slate shown?" in report and (out / "explanations.md").is_file()
+    assert main(["explain", str(folder), "--sessions", "1", "--steps", "2"]) == 0
+    assert "Session in slot 0" in (out / "explanations.md").read_text()
+    assert main(["explain", str(folder), "--run", "2"]) == 2  # runs 0..1
+    assert main(["explain", str(folder), "--episodes", "0"]) == 2
 
     # a run without best modules: the report is refused and nothing is written
     import shutil
