@@ -108,6 +108,7 @@ from envs.observation import (
     observation_basis,
     principal_axes,
 )
+from envs.privacy import check_epsilon, privatise
 from envs.providers import ProviderMarket, ProviderModel
 from envs.users import (
     MovieLensUsers,
@@ -152,6 +153,7 @@ class EcosystemConfig:
     user_model: UserModel = field(default_factory=UserModel)
     provider_model: ProviderModel = field(default_factory=ProviderModel)
     objective: SlateObjective = field(default_factory=SlateObjective)
+    privacy_epsilon: float | None = None  # LDP of user feedback per user step (envs.privacy)
 
     def __post_init__(self) -> None:
         for name, low in (("num_sessions", 1), ("num_candidates", 2), ("slate_size", 1),
@@ -185,6 +187,7 @@ class EcosystemConfig:
         if self.cold_start is not None and not isinstance(self.cold_start, ColdStart):
             raise ValueError(f"cold_start must be a ColdStart, a dict of its fields or None, "
                              f"got {type(self.cold_start).__name__}")
+        check_epsilon(self.privacy_epsilon)
         if isinstance(self.objective, dict):
             object.__setattr__(self, "objective", objective_from_dict(self.objective))
         for name, cls in (("user_model", UserModel), ("provider_model", ProviderModel),
@@ -543,6 +546,9 @@ class RecEcosystemEnv(ParallelEnv):
                                ).astype(np.float32),
             high=np.ones(b * k + b + 4 * p + catalog.num_topics, np.float32), dtype=np.float32)
         self._rng = np.random.default_rng()
+        self._privacy_rng = np.random.default_rng()
+        quality = self.catalog.quality
+        self._utility_bounds = (float(quality.min()) - 1.0, float(quality.max()) + 1.0)
         self._popularity_scale = float(np.log1p(catalog.prior_popularity.max() + 1.0))
         self.metrics = EpisodeMetrics(
             b, catalog.num_items, catalog.num_providers, catalog.prior_popularity,
@@ -569,6 +575,8 @@ class RecEcosystemEnv(ParallelEnv):
     def reset(self, seed: int | None = None, options: dict | None = None):
         if seed is not None:
             self._rng = np.random.default_rng(seed)
+            # the privacy noise's own stream: the same users and responses at every epsilon
+            self._privacy_rng = np.random.default_rng((seed, 0x4C4450))
         cfg, b = self.config, self.config.num_sessions
         self.t = 0
         self._session_over = False
@@ -593,6 +601,7 @@ class RecEcosystemEnv(ParallelEnv):
         self._user = np.zeros(b, np.int64)
         self._interest = np.zeros((b, self.embedding_dim), np.float32)
         self._budget = np.zeros(b)
+        self._seen_clicks = np.zeros(b, np.int64)  # the session's clicks the platform saw
         self._intent = np.zeros(b, np.int64)  # index into self.intents.texts
         self._state = np.zeros((b, self.embedding_dim), np.float32)
         self._retrieved = np.zeros((b, cfg.num_retrieved), np.int64)
@@ -691,37 +700,52 @@ class RecEcosystemEnv(ParallelEnv):
         self._budget += budget_change(um, clicked, watch, quality)
         consumed = np.flatnonzero(clicked)
         eaten, eaten_vec = item[consumed], item_vec[consumed]
-        if consumed.size:
+        if consumed.size:  # the users' true consumption moves their interests
             if um.interest_update == "recsim":
                 self._interest[consumed] = recsim_interest_update(
                     um, self._interest[consumed], eaten_vec, self._rng)
             else:
                 self._interest[consumed] = drift_interest(
                     um, self._interest[consumed], eaten_vec, aff[consumed])
-            dropped = self._history[consumed, -1]
-            self._history[consumed, 1:] = self._history[consumed, :-1]
-            self._history[consumed, 0] = eaten
-            self._history_sum[consumed] += eaten_vec
-            self._history_index_sum[consumed] += self._item_index[eaten]
+        # the platform's view of the responses: the true ones, or their private reports
+        seen_clicked, seen_item, seen_watch, seen_utility = clicked, item, watch, utility
+        if cfg.privacy_epsilon is not None:
+            reports = privatise(np.where(clicked, user_actions, s), watch, utility,
+                                cfg.privacy_epsilon, s, um.item_length,
+                                self._utility_bounds, self._privacy_rng)
+            seen_clicked = reports.choice < s
+            seen_item = shown[rows, np.minimum(reports.choice, s - 1)]
+            seen_watch, seen_utility = reports.watch, reports.utility
+        noted = np.flatnonzero(seen_clicked)  # consumptions the platform records
+        noted_items = seen_item[noted]
+        if noted.size:
+            noted_vec = self.item_vectors[noted_items]
+            dropped = self._history[noted, -1]
+            self._history[noted, 1:] = self._history[noted, :-1]
+            self._history[noted, 0] = noted_items
+            self._history_sum[noted] += noted_vec
+            self._history_index_sum[noted] += self._item_index[noted_items]
             full = dropped >= 0
-            self._history_sum[consumed[full]] -= self.item_vectors[dropped[full]]
-            self._history_index_sum[consumed[full]] -= self._item_index[dropped[full]]
+            self._history_sum[noted[full]] -= self.item_vectors[dropped[full]]
+            self._history_index_sum[noted[full]] -= self._item_index[dropped[full]]
+        self._seen_clicks += seen_clicked
         n, p_count = self.catalog.num_items, self.catalog.num_providers
         impressions = np.bincount(self.market.owner[shown].ravel(), minlength=p_count)
         diversity, novelty = self.metrics.record_slates(shown, self.item_vectors[shown],
                                                         impressions)
         self.metrics.record_responses(clicked, watch, utility, item)
         slate_reward = slate_rewards(
-            cfg.objective, watch=watch, clicked=clicked, utility=utility,
+            cfg.objective, watch=seen_watch, clicked=seen_clicked, utility=seen_utility,
             diversity=diversity, novelty=novelty, slate_owners=self.market.owner[shown],
             provider_impressions=self.metrics.provider_impressions - impressions)
-        self._item_clicks += np.bincount(eaten, minlength=n)
-        self._item_utility += np.bincount(eaten, weights=utility[consumed], minlength=n)
-        self._item_popularity[eaten] = np.log1p(
-            self._observed_prior_popularity[eaten] + self._item_clicks[eaten]
+        self._item_clicks += np.bincount(noted_items, minlength=n)
+        self._item_utility += np.bincount(noted_items, weights=seen_utility[noted],
+                                          minlength=n)
+        self._item_popularity[noted_items] = np.log1p(
+            self._observed_prior_popularity[noted_items] + self._item_clicks[noted_items]
         ) / self._popularity_scale
-        self._item_satisfaction[eaten] = self._item_utility[eaten] / (
-            self._item_clicks[eaten] + 1.0)
+        self._item_satisfaction[noted_items] = self._item_utility[noted_items] / (
+            self._item_clicks[noted_items] + 1.0)
         engagement = np.bincount(self.market.owner[eaten], weights=watch[consumed],
                                  minlength=p_count)
 
@@ -740,6 +764,7 @@ class RecEcosystemEnv(ParallelEnv):
         ended = np.flatnonzero(is_ended)
         if ended.size:
             self.metrics.end_sessions(ended)
+            self._seen_clicks[ended] = 0
             if cfg.session_ends_episode:
                 self._session_over = True
                 self.t += 1
@@ -748,12 +773,12 @@ class RecEcosystemEnv(ParallelEnv):
                            "provider": provider_reward}
                 return rewards, ended, leaving
             self._start_sessions(ended)
-        self._update_states(np.flatnonzero(clicked & ~is_ended))
+        self._update_states(np.flatnonzero(seen_clicked & ~is_ended))
         if self.market.live_changed:
             self._refresh_live()
             self._retrieve(rows)
         else:
-            self._retrieve(np.flatnonzero(clicked | is_ended))
+            self._retrieve(np.flatnonzero(seen_clicked | is_ended))
         next_shown[ended] = self._candidates[ended, :s]
         self._shown = next_shown
         self.t += 1
@@ -787,7 +812,7 @@ class RecEcosystemEnv(ParallelEnv):
         steps = self.metrics.session_steps
         session = np.empty((b, 2), np.float32)
         session[:, 0] = np.minimum(1.0, steps / cfg.horizon)
-        session[:, 1] = self.metrics.session_clicks / np.maximum(1, steps)
+        session[:, 1] = self._seen_clicks / np.maximum(1, steps)  # the platform's view
         shown = self._shown
         slate_features = np.empty((b, s, len(SLATE_FEATURES)), np.float32)
         slate_features[..., 0] = self.catalog.appeal[shown]
@@ -928,6 +953,7 @@ class RecEcosystemEnv(ParallelEnv):
                 (1.0 - um.intent_weight) * self._interest[slots]
                 + um.intent_weight * self.intents.centroid_of(intent))
         self._budget[slots] = um.budget
+        self._seen_clicks[slots] = 0
         self._history[slots] = -1
         self._history_sum[slots] = 0.0
         self._history_index_sum[slots] = 0.0

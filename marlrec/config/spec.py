@@ -94,8 +94,9 @@ _FIXED_FOR_EVALUATION = ("num_sessions", "num_candidates", "slate_size", "user_s
 catalog and its ratings split (the held-out ratings the offline ranking scores)."""
 
 
-VARIANT_PARAMS = ("objective", "user_state", "observation_dim", "reveal_quality",
-                  "reveal_exposure", "item_attributes", "retrieval_share", "retrieval_dim")
+VARIANT_PARAMS = ("objective", "privacy_epsilon", "user_state", "observation_dim",
+                  "reveal_quality", "reveal_exposure", "item_attributes", "retrieval_share",
+                  "retrieval_dim")
 """The env params a variant may set: what the platform optimises and observes, none of
 the simulated world (catalog, users, providers, sessions) the comparison is made in."""
 

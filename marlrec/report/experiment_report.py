@@ -447,6 +447,48 @@ def plot_tradeoff(policies: list[PolicyRuns], estimates: dict[str, dict[str, Any
     _save(plt, fig, path)
 
 
+def privacy_levels(spec: ExperimentSpec) -> dict[str, float | None]:
+    """Each learned policy's ``privacy_epsilon`` (``None``: no privacy), when a variant
+    sets one; ``{}`` otherwise."""
+    if not spec.variants or not any("privacy_epsilon" in v for v in spec.variants.values()):
+        return {}
+    return {g.label: variant_spec(spec, g.variant).env.params.get("privacy_epsilon")
+            for g in training_groups(spec)}
+
+
+def plot_privacy(policies: list[PolicyRuns], levels: dict[str, float | None],
+                 estimates: dict[str, dict[str, aggregate.Estimate]], metric: str,
+                 path: Path) -> None:
+    """The headline metric (IQM, 95% CI) of the learned policies against their privacy
+    budget epsilon (log scale; smaller is more private); the policies without privacy and
+    the baselines as horizontal references."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    private = sorted((eps, name) for name, eps in levels.items() if eps is not None)
+    if private:
+        xs = [eps for eps, _ in private]
+        est = [estimates[name]["IQM"] for _, name in private]
+        ax.errorbar(xs, [e.point for e in est], yerr=[[e.point - e.low for e in est],
+                                                       [e.high - e.point for e in est]],
+                    marker="o", capsize=3, label="learned, private feedback")
+        for (eps, _), e in zip(private, est, strict=True):
+            ax.annotate(f"eps={eps:g}", (eps, e.point), textcoords="offset points",
+                        xytext=(4, 4), fontsize=7)
+    styles = iter(("--", ":", "-.", (0, (1, 3)), (0, (5, 2))))
+    references = [n for n, eps in levels.items() if eps is None]
+    references += [p.policy for p in policies if not p.learned]
+    for name, style in zip(references, styles, strict=False):
+        e = estimates[name]["IQM"]
+        ax.axhline(e.point, linestyle=style, color="grey", label=f"{name} (no privacy)")
+        ax.axhspan(e.low, e.high, color="grey", alpha=0.08)
+    ax.set_xscale("log")
+    ax.set_xlabel("privacy budget epsilon per user step (log scale; smaller is more private)")
+    ax.set_ylabel(metric_label(metric))
+    ax.set_title("What local differential privacy of user feedback costs (IQM, 95% CI)")
+    ax.legend(fontsize=7)
+    _save(plt, fig, path)
+
+
 def tradeoff_table(policies: list[PolicyRuns], estimates: dict[str, dict[str, Any]],
                    front: list[str]) -> str:
     """The :data:`TRADEOFF` metrics per policy (mean [95% CI]) and whether it is on the
@@ -631,6 +673,9 @@ def write_report(folder: str | Path, reps: int = BOOTSTRAP_REPS,
         groups_plot = plot_group_gaps(fairness, "engagement_per_session",
                                       staging / "user_groups.png")
         why = experiment_markdown(explained, spec.seeds[0])
+        levels = privacy_levels(spec)
+        if levels:
+            plot_privacy(policies, levels, estimates, metric, staging / "privacy.png")
         if explained:
             (staging / "explanations.md").write_text(why)
         (staging / "scores.json").write_text(_json_text({
@@ -663,7 +708,9 @@ def write_report(folder: str | Path, reps: int = BOOTSTRAP_REPS,
             # each run's value per group, best / worst group, gap [point, low, high]
             "user_groups": fairness,
             # run 0's best modules: faithfulness of the attributions, explained slates
-            "explanations": explained}))
+            "explanations": explained,
+            # each learned policy's privacy_epsilon (null: none), when variants set one
+            "privacy": levels}))
         (staging / "marl_eval.json").write_text(_json_text(aggregate.marl_eval_json(
             "marlrec", spec.env.preset, metric,
             {p.policy: [[e[metric] for e in run] for run in p.episodes] for p in policies},
@@ -674,8 +721,29 @@ def write_report(folder: str | Path, reps: int = BOOTSTRAP_REPS,
                                                      pool, tradeoff_table(policies, tradeoff,
                                                                           front),
                                                      _groups_section(fairness, groups_plot),
-                                                     why))
+                                                     why + _privacy_section(levels)))
     return out
+
+
+def _privacy_section(levels: dict[str, float | None]) -> str:
+    """The report's section on private feedback (empty without privacy variants)."""
+    if not levels:
+        return ""
+    rows = "\n".join(f"| {name} | {'none' if eps is None else f'{eps:g}'} |"
+                     for name, eps in levels.items())
+    return f"""
+## Private user feedback: the headline metric against epsilon
+
+| policy | privacy_epsilon per user step |
+|---|---|
+{rows}
+
+The platform learned from locally differentially private reports of each user step
+(`envs/privacy.py` states the mechanism and the guarantee); the users behaved as without
+privacy and every metric above is of their true behaviour. Baselines play without privacy.
+
+![privacy](privacy.png)
+"""
 
 
 def _groups_section(fairness: dict[str, dict[str, Any]], plotted: bool) -> str:

@@ -376,6 +376,7 @@ def test_variants_are_a_grid_axis_of_env_param_overrides():
                                               "parameter(s) ['fairness']"),
     ({"bad": {"objective": {"clicks": "x"}}}, "objective.clicks='x' must be a finite number"),
     ({"bad": []}, "experiment.variants.bad: [] must be a mapping"),
+    ({"bad": {"privacy_epsilon": 0}}, "privacy_epsilon=0 must be a finite number > 0"),
 ])
 def test_bad_variants_name_the_key_value_and_what_is_allowed(variants, message):
     with pytest.raises(SpecError) as info:

@@ -448,12 +448,14 @@ def test_variants_train_their_own_objective_and_the_report_draws_the_pareto_fron
                      env={"preset": "interest_evolution",
                           "params": {**TINY, "reveal_exposure": True}},
                      variants={"engagement": {},
-                               "fair_5": {"objective": {"exposure_fairness": 5}}},
+                               "fair_5": {"objective": {"exposure_fairness": 5}},
+                               "private": {"privacy_epsilon": 1.0}},
                      evaluation={"episodes": 2, "seed": 1000, "absolute_factor": 2,
                                  "baselines": ["random", "greedy_by_appeal"]},
                      logging={"results_dir": str(tmp_path), "wandb_mode": "disabled"})
     summaries = run_experiment(spec, verbose=0)
-    assert sorted((s.variant, s.seed) for s in summaries) == [("engagement", 0), ("fair_5", 0)]
+    assert sorted((s.variant, s.seed) for s in summaries) == [
+        ("engagement", 0), ("fair_5", 0), ("private", 0)]
     folder = tmp_path / "tiny"
     for name, objective in (("engagement", None), ("fair_5", {"exposure_fairness": 5})):
         (params,) = (folder / f"PPO-per_role-{name}").glob("*/params.json")
@@ -462,7 +464,8 @@ def test_variants_train_their_own_objective_and_the_report_draws_the_pareto_fron
         assert (folder / "best" / f"PPO-per_role-{name}" / "seed_0" / "best.json").is_file()
     out = write_report(folder, reps=100)
     scores = json.loads((out / "scores.json").read_text())
-    names = {"PPO per_role engagement", "PPO per_role fair_5", "random", "greedy_by_appeal"}
+    names = {"PPO per_role engagement", "PPO per_role fair_5", "PPO per_role private",
+             "random", "greedy_by_appeal"}
     assert set(scores["policies"]) == names
     front = scores["tradeoff"]["non_dominated"]
     assert front and set(front) <= names
@@ -475,3 +478,6 @@ def test_variants_train_their_own_objective_and_the_report_draws_the_pareto_fron
     report = (out / "report.md").read_text()
     assert "| PPO per_role fair_5 |" in report and "non-dominated" in report
     assert '`fair_5` `{"objective": {"exposure_fairness": 5}}`' in report
+    assert scores["privacy"] == {"PPO per_role engagement": None, "PPO per_role fair_5": None,
+                                 "PPO per_role private": 1.0}
+    assert "## Private user feedback" in report and (out / "privacy.png").stat().st_size > 5000
