@@ -117,6 +117,7 @@ from envs.users import (
     UserPopulation,
     affinity,
     budget_change,
+    choice_probabilities,
     drift_interest,
     recsim_interest_update,
     topic_centroids,
@@ -846,6 +847,20 @@ class RecEcosystemEnv(ParallelEnv):
     def episode_metrics(self) -> dict[str, float]:
         """The metrics of the episode so far (see :mod:`envs.metrics`)."""
         return self.metrics.summary(self.market.ever_live, int(self.market.active.sum()))
+
+    def expected_engagement(self, slates: np.ndarray) -> np.ndarray:
+        """``(B,)`` the expected watch time if the slates ``(B, S)`` (item indices) were shown
+        now to the sessions' users, under the scripted choice model (the users' true
+        interests and budgets): ``sum_k P(consume k) x watch time of k``. What an off-policy
+        estimate of a slate policy's value is checked against
+        (:mod:`marlrec.offline`)."""
+        um = self.config.user_model
+        vectors = self.item_vectors[slates]
+        item_affinity = np.einsum("bd,bsd->bs", self._interest, vectors)
+        p = choice_probabilities(um, self.catalog.appeal[slates], item_affinity)
+        watch = watch_time(um, self.catalog.quality[slates], item_affinity,
+                           self._budget[:, None])
+        return (p[:, : slates.shape[1]] * watch).sum(axis=1)
 
     def group_stats(self) -> dict[str, dict[str, dict[str, float]]]:
         """The episode's sessions so far by user group (:meth:`EpisodeMetrics.group_stats`;

@@ -120,7 +120,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     with running_pool(spec.encoder_pool) as pool_client:
         summaries = run_experiment(spec, resume=args.resume, encoder=pool_client,
                                    check_resources="RAY_ADDRESS" not in os.environ,
-                                   command=sys.argv[1:],
+                                   command=args.command_line,
                                    console=None if args.verbose else console)
         if args.verbose:  # the live table showed them otherwise
             _print_trials(spec, summaries)
@@ -234,6 +234,32 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_log(args: argparse.Namespace) -> int:
+    from marlrec.config.loading import load_spec
+
+    spec = load_spec(args.spec, args.set or [])
+    if spec.offline is None:
+        raise ValueError(f"{args.spec}: no offline: section (the logging policy, targets, log "
+                         "sizes); see experiments/offline_evaluation.yaml")
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from marlrec.offline.run import log_and_study
+
+    console = Console(width=160)
+    o = spec.offline
+    with Progress(console=console, transient=True) as progress:
+        episodes = progress.add_task("logging episodes", total=o.episodes)
+        repeats = progress.add_task("off-policy estimates",
+                                    total=len(o.targets) * len(o.sizes) * o.repeats)
+        out = log_and_study(spec, args.command_line,
+                            progress_episode=lambda: progress.advance(episodes),
+                            progress_estimate=lambda: progress.advance(repeats))
+    console.print((out / "ope.md").read_text())
+    print(f"logs: {out / 'interactions.parquet'}\nreport: {out / 'ope.md'}")
+    return 0
+
+
 def _cmd_explain(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markdown import Markdown
@@ -337,6 +363,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("results_dir", help="the folder `marlrec run` wrote (results/<name>)")
     report.set_defaults(func=_cmd_report)
 
+    log = sub.add_parser("log", help="log a stochastic policy's slates with their propensities "
+                         "(Parquet) and study off-policy estimators on them")
+    log.add_argument("spec", help="YAML experiment spec with an offline: section")
+    log.add_argument("--set", action="append", metavar="KEY.PATH=VALUE",
+                     help="override a spec key")
+    log.set_defaults(func=_cmd_log)
+
     explain = sub.add_parser("explain", help="why the learned slate policies showed their "
                              "slates: attributions, their faithfulness, explained sessions")
     explain.add_argument("results_dir", help="the folder `marlrec run` wrote (results/<name>)")
@@ -381,6 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.command_line = list(argv) if argv is not None else sys.argv[1:]  # for provenance
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:

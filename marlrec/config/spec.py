@@ -197,6 +197,23 @@ class ConfirmationSpec:
     selection: str = ""
 
 
+@dataclass(frozen=True)
+class OfflineSpec:
+    """``marlrec log``: the logging policy (the Plackett-Luce softmax of ``baseline``'s
+    candidate scores at ``temperature``), the episodes logged from ``seed``, the target
+    policies whose values are estimated from the logs, the log ``sizes`` the estimators
+    are studied at and the ``repeats`` samples per size (:mod:`marlrec.offline`)."""
+
+    baseline: str = "greedy_by_appeal"
+    temperature: float = 1.0
+    episodes: int = 20
+    seed: int = 50_000
+    targets: list[str] = field(default_factory=lambda: ["greedy_by_appeal", "popularity",
+                                                        "random"])
+    sizes: list[int] = field(default_factory=lambda: [250, 1000, 4000])
+    repeats: int = 20
+
+
 ABSOLUTE_SEED_STRIDE = 1_000_000
 """Run ``r``'s absolute-metric episodes start at ``evaluation.seed + STRIDE * (r + 1)``."""
 
@@ -234,6 +251,7 @@ class ExperimentSpec:
     confirmation: ConfirmationSpec | None = None
     # a grid axis: variant name -> env.params overrides (VARIANT_PARAMS keys)
     variants: dict[str, dict[str, Any]] | None = None
+    offline: OfflineSpec | None = None  # marlrec log: logged data and off-policy evaluation
 
     @property
     def learned_roles(self) -> list[str]:
@@ -474,8 +492,47 @@ def _check(spec: ExperimentSpec, check_data: bool = True) -> ExperimentSpec:
         _check_confirmation(spec, f"{p}.confirmation", check_files=check_data)
     if spec.variants is not None:
         _check_variants(spec, f"{p}.variants", check_data)
+    if spec.offline is not None:
+        _check_offline(spec, roles, f"{p}.offline")
     return dataclasses.replace(spec, roles=roles, evaluation=dataclasses.replace(
         spec.evaluation, every_env_steps=every, baselines=list(baselines)))
+
+
+def _check_offline(spec: ExperimentSpec, roles: dict[str, RoleSpec], path: str) -> None:
+    """A logging baseline that ranks by a score, targets the study can value, increasing
+    sizes, and scripted choice-model users (the truth is their expected response)."""
+    import math
+
+    from marlrec.offline.logging_policy import MAX_SLATES, SCORED_BASELINES
+    from marlrec.offline.logs import TARGET_BASELINES
+
+    o = spec.offline
+    _one_of(f"{path}.baseline", o.baseline, sorted(SCORED_BASELINES))
+    if not o.temperature > 0:
+        raise SpecError(f"{path}.temperature: {o.temperature!r} must be > 0")
+    _at_least(f"{path}.episodes", o.episodes, 1)
+    _at_least(f"{path}.repeats", o.repeats, 2)
+    if not o.targets or len(set(o.targets)) != len(o.targets):
+        raise SpecError(f"{path}.targets: {o.targets!r} must name distinct policies of "
+                        f"{list(TARGET_BASELINES)}")
+    for i, target in enumerate(o.targets):
+        _one_of(f"{path}.targets[{i}]", target, TARGET_BASELINES)
+    if not o.sizes or any(n < 2 for n in o.sizes) or sorted(set(o.sizes)) != o.sizes:
+        raise SpecError(f"{path}.sizes: {o.sizes!r} must be increasing log sizes >= 2")
+    for role in ("user", "provider"):
+        if roles[role].learned:
+            raise SpecError(f"{path}: the {role} role is learned; marlrec log scripts users "
+                            "and providers (roles.<role>.learned: false)")
+    if roles["user"].behaviour != "choice_model":
+        raise SpecError(f"{path}: users behave by {roles['user'].behaviour!r}; the true "
+                        "values are the choice model's expected responses, so users must be "
+                        "choice_model")
+    params = {**dict(envs.PRESETS[spec.env.preset].ecosystem_defaults), **spec.env.params}
+    c = params.get("num_candidates", EcosystemConfig().num_candidates)
+    s = params.get("slate_size", EcosystemConfig().slate_size)
+    if math.perm(c, s) > MAX_SLATES:
+        raise SpecError(f"{path}: {math.perm(c, s)} ordered slates of {s} among {c} "
+                        f"candidates; the exact propensities enumerate at most {MAX_SLATES}")
 
 
 def _check_variants(spec: ExperimentSpec, path: str, check_data: bool) -> None:
