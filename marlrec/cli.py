@@ -286,9 +286,9 @@ def _cmd_explain(args: argparse.Namespace) -> int:
                                        sessions=args.sessions, steps=args.steps)
     text = experiment_markdown(explained, spec.seeds[args.run])
     console.print(Markdown(text))
-    from marlrec.training.run import _write_atomically
+    from marlrec.staged_folder import write_text_atomically
 
-    out = _write_atomically(folder / "report" / "explanations.md", text)
+    out = write_text_atomically(folder / "report" / "explanations.md", text)
     print(f"written: {out}")
     return 0
 

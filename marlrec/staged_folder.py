@@ -6,12 +6,14 @@
 On an exception the staging folder is removed and ``out`` is left as it was; on success
 ``out`` is replaced (the old one is moved aside first and restored if the swap fails, then
 deleted), so a reader never sees a half-written folder. Reports (``marlrec report``) and
-fetched data sets (:mod:`marlrec.datasets`) are written this way.
+fetched data sets (:mod:`marlrec.datasets`) are written this way; one file is written so by
+:func:`write_text_atomically`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -40,3 +42,22 @@ def staged_folder(out: str | Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_text_atomically(target: str | Path, text: str) -> Path:
+    """Writes ``text`` to ``target`` through a temporary file beside it and a rename: a
+    reader never sees it half-written, and a failed write leaves no temporary behind."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                     suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide the file from other users
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    return target

@@ -214,6 +214,28 @@ class OfflineSpec:
     repeats: int = 20
 
 
+SEARCH_DOMAINS = ("loguniform", "uniform", "choice", "randint")
+SEARCH_SCHEDULERS = ("asha", "pbt")
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """A hyperparameter search before the comparison (:mod:`marlrec.training.search`):
+    ``space`` maps training keys to Tune domains (``{loguniform: [low, high]}``,
+    ``{uniform: [low, high]}``, ``{choice: [values]}``, ``{randint: [low, high]}``),
+    ``num_samples`` configurations are trained with training seed ``seed`` and evaluated
+    on episodes from ``evaluation_seed``, both disjoint from the comparison's, under ASHA
+    (early stopping) or PBT (exploit and explore every evaluation). Each algorithm x
+    sharing x variant group's winner is then trained on the spec's seeds and evaluated on
+    its episodes, like every policy."""
+
+    space: dict[str, dict[str, Any]] = field(default_factory=dict)
+    scheduler: str = "asha"
+    num_samples: int = 4
+    seed: int = 10_000
+    evaluation_seed: int = 5_000_000
+
+
 ABSOLUTE_SEED_STRIDE = 1_000_000
 """Run ``r``'s absolute-metric episodes start at ``evaluation.seed + STRIDE * (r + 1)``."""
 
@@ -252,6 +274,7 @@ class ExperimentSpec:
     # a grid axis: variant name -> env.params overrides (VARIANT_PARAMS keys)
     variants: dict[str, dict[str, Any]] | None = None
     offline: OfflineSpec | None = None  # marlrec log: logged data and off-policy evaluation
+    search: SearchSpec | None = None  # a hyperparameter search before the comparison
 
     @property
     def learned_roles(self) -> list[str]:
@@ -494,8 +517,51 @@ def _check(spec: ExperimentSpec, check_data: bool = True) -> ExperimentSpec:
         _check_variants(spec, f"{p}.variants", check_data)
     if spec.offline is not None:
         _check_offline(spec, roles, f"{p}.offline")
+    if spec.search is not None:
+        _check_search(spec, f"{p}.search")
     return dataclasses.replace(spec, roles=roles, evaluation=dataclasses.replace(
         spec.evaluation, every_env_steps=every, baselines=list(baselines)))
+
+
+def _check_search(spec: ExperimentSpec, path: str) -> None:
+    """Domains over training keys every algorithm takes, a known scheduler, and tuning
+    seeds and episodes that the comparison never uses."""
+    o = spec.search
+    if not o.space:
+        raise SpecError(f"{path}.space: empty; name at least one training key to search")
+    for key, domain in o.space.items():
+        where = f"{path}.space.{key}"
+        for algo in spec.algorithms:
+            if key not in ALGORITHMS[algo].training_keys:
+                raise SpecError(f"{where}: {key!r} is not a training key of {algo}; allowed: "
+                                f"{sorted(ALGORITHMS[algo].training_keys)}")
+        if not isinstance(domain, dict) or len(domain) != 1 or \
+                next(iter(domain)) not in SEARCH_DOMAINS:
+            raise SpecError(f"{where}: {domain!r} must be one of {list(SEARCH_DOMAINS)} with "
+                            "its values, e.g. {loguniform: [0.0001, 0.001]}")
+        (kind, values), = domain.items()
+        if not isinstance(values, list) or not values:
+            raise SpecError(f"{where}.{kind}: {values!r} must be a non-empty list")
+        if kind != "choice":
+            if len(values) != 2 or not all(isinstance(v, int | float) for v in values) \
+                    or not values[0] < values[1]:
+                raise SpecError(f"{where}.{kind}: {values!r} must be [low, high] numbers "
+                                "with low < high")
+            if kind == "loguniform" and values[0] <= 0:
+                raise SpecError(f"{where}.loguniform: {values!r} needs low > 0")
+    _one_of(f"{path}.scheduler", o.scheduler, SEARCH_SCHEDULERS)
+    _at_least(f"{path}.num_samples", o.num_samples, 2)
+    if o.seed in spec.seeds:
+        raise SpecError(f"{path}.seed: {o.seed} also trains the comparison (seeds "
+                        f"{spec.seeds}); tuning needs its own seed")
+    e = spec.evaluation
+    tuning = range(o.evaluation_seed, o.evaluation_seed + e.episodes)
+    for used in episode_seeds(e.seed, e.episodes, len(spec.seeds),
+                              e.absolute_factor * e.episodes):
+        if tuning.start < used.stop and used.start < tuning.stop:
+            raise SpecError(f"{path}.evaluation_seed: tuning episodes {tuning.start}.."
+                            f"{tuning.stop - 1} overlap the comparison's {used.start}.."
+                            f"{used.stop - 1}; choose one whose episodes it never plays")
 
 
 def _check_offline(spec: ExperimentSpec, roles: dict[str, RoleSpec], path: str) -> None:

@@ -195,9 +195,16 @@ def load_modules(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return modules, record
 
 
-def evaluation_callback(spec: ExperimentSpec, group: TrainingGroup) -> type[RLlibCallback]:
+SCORE_KEY = "evaluation_score"
+"""A result key holding the trial's latest in-training evaluation of ``evaluation.metric``
+(from its first evaluation on): what a hyperparameter search schedules by."""
+
+
+def evaluation_callback(spec: ExperimentSpec, group: TrainingGroup, save_best: bool = True
+                        ) -> type[RLlibCallback]:
     """An ``RLlibCallback`` class running the in-training evaluations of one trial of
-    ``group`` (in its variant's evaluation env)."""
+    ``group`` (in its variant's evaluation env); ``save_best=False`` keeps no modules (a
+    search's trials)."""
     experiment = Path(spec.logging.results_dir).expanduser().resolve() / spec.name
     algorithm_name, sharing = group.algorithm, group.sharing
     spec = variant_spec(spec, group.variant)
@@ -210,6 +217,7 @@ def evaluation_callback(spec: ExperimentSpec, group: TrainingGroup) -> type[RLli
             super().__init__()
             self._env: envs.RecEcosystemEnv | None = None
             self._best = -np.inf
+            self._last: float | None = None
 
         def on_train_result(self, *, algorithm: Any, metrics_logger: Any = None,
                             result: dict, **kwargs: Any) -> None:
@@ -219,6 +227,8 @@ def evaluation_callback(spec: ExperimentSpec, group: TrainingGroup) -> type[RLli
             before = steps - int(runners.get("num_env_steps_sampled", 0))
             points = list(range(before // every + 1, min(steps, budget) // every + 1))
             if not points:
+                if self._last is not None:
+                    result[SCORE_KEY] = self._last
                 return
             started = time.perf_counter()
             if self._env is None:  # with the encoder object the training envs use
@@ -236,6 +246,9 @@ def evaluation_callback(spec: ExperimentSpec, group: TrainingGroup) -> type[RLli
             summary["points"] = points
             summary["time_s"] = time.perf_counter() - started  # its cost, in the results
             result["evaluation"] = summary
+            self._last = result[SCORE_KEY] = float(summary[metric])
+            if not save_best:
+                return
             seed = int(algorithm.config.seed)
             folder = best_folder(experiment, group, seed)
             if self._best == -np.inf and (folder / "best.json").is_file():  # resumed run

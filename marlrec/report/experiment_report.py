@@ -62,6 +62,7 @@ from marlrec.report.user_groups import (
     pooled_groups,
 )
 from marlrec.staged_folder import staged_folder
+from marlrec.training.search import search_markdown
 
 RANKING_K = 10
 BOOTSTRAP_REPS = 2000  # stratified bootstrap resamples of every 95% CI of a report
@@ -721,7 +722,8 @@ def write_report(folder: str | Path, reps: int = BOOTSTRAP_REPS,
                                                      pool, tradeoff_table(policies, tradeoff,
                                                                           front),
                                                      _groups_section(fairness, groups_plot),
-                                                     why + _privacy_section(levels)))
+                                                     why + _privacy_section(levels)
+                                                     + search_markdown(folder)))
     return out
 
 

@@ -21,13 +21,10 @@ sample the bootstrap refuses) leaves its section out.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import html
 import json
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -53,6 +50,7 @@ from marlrec.report.experiment_report import (
     provenance_line,
     ranking_table,
 )
+from marlrec.staged_folder import write_text_atomically
 
 Estimates = dict[str, dict[str, aggregate.Estimate]]
 
@@ -79,7 +77,7 @@ def write_html_report(report_folder: str | Path, out: str | Path | None = None, 
     saved = load_scores(report_folder / "scores.json")
     page = html_page(saved, title=experiment_name(report_folder), reps=reps)
     target = Path(out) if out is not None else report_folder / "report.html"
-    _write_atomically(target, page)
+    write_text_atomically(target, page)
     return target
 
 
@@ -88,21 +86,6 @@ def experiment_name(report_folder: Path) -> str:
     ``report`` (``docs/results/<name>``) names itself."""
     folder = report_folder.resolve()
     return folder.parent.name if folder.name == "report" else folder.name
-
-
-def _write_atomically(target: Path, text: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                     suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide the page from other users
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
 
 
 # ----------------------------------------------------------------------------- the page

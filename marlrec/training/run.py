@@ -8,7 +8,9 @@ Layout of ``<logging.results_dir>/<name>/``:
   and variant (:class:`marlrec.config.spec.TrainingGroup`; one trial per seed:
   ``result.json``, ``progress.csv``, checkpoints every ``logging.checkpoint_every``
   iterations and at the end);
-- ``wandb/``: W&B run files (``offline-run-*`` in offline mode).
+- ``wandb/``: W&B run files (``offline-run-*`` in offline mode);
+- with ``search``, ``search/`` and ``search.json``: each group's hyperparameter search,
+  run before its comparison trials (:mod:`marlrec.training.search`).
 
 With ``spec.encoder_pool``, the encoder pool (:class:`marlrec.encoder.pool.EncoderPool`)
 starts before the first trial, every trial's envs use its client, and it stops at the end.
@@ -22,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,11 @@ from typing import Any
 import yaml
 
 from marlrec.config.spec import ExperimentSpec, TrainingGroup, training_groups, variant_spec
+from marlrec.staged_folder import write_text_atomically
+from marlrec.training.search import STOP_KEY
 
 logger = logging.getLogger(__name__)
 
-STOP_KEY = "env_runners/num_env_steps_sampled_lifetime"
 # Environment of every Ray worker process (``ray.init`` locally, the job's runtime_env on
 # a cluster). RLlib iterates sets of agent and module ids while it samples, so with
 # Python's per-process hash randomisation the order in which agents draw from the seeded
@@ -59,19 +61,8 @@ class TrialSummary:
         return f"{group} seed {self.seed}"
 
 
-def _write_atomically(target: Path, text: str) -> Path:
-    """Writes ``text`` to ``target`` through a temporary file and a rename: a reader never
-    sees it half-written."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=target.parent, delete=False,
-                                     suffix=".tmp") as tmp:
-        tmp.write(text)
-    os.replace(tmp.name, target)
-    return target
-
-
 def _write_resolved_spec(spec: ExperimentSpec, folder: Path) -> Path:
-    return _write_atomically(folder / "spec.resolved.yaml",
+    return write_text_atomically(folder / "spec.resolved.yaml",
                              yaml.safe_dump(spec.to_dict(), sort_keys=False))
 
 
@@ -102,7 +93,7 @@ def write_provenance(folder: Path, command: list[str]) -> None:
 
     record = {"command": shlex.join(["marlrec", *command]), "commit": code_commit(),
               "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    _write_atomically(folder / "provenance.json", json.dumps(record, indent=2))
+    write_text_atomically(folder / "provenance.json", json.dumps(record, indent=2))
 
 
 def _wandb_callback(spec: ExperimentSpec, folder: Path, group: TrainingGroup | None = None
@@ -311,12 +302,15 @@ def _run_grid(spec: ExperimentSpec, folder: Path, resume: bool, encoder: Any,
     from marlrec.algorithms import ALGORITHMS
     from marlrec.evaluation.protocol import evaluation_callback
     from marlrec.training.rllib_config import build_algorithm_config
+    from marlrec.training.search import run_search, searched_training
 
     summaries = []
     for group in training_groups(spec):
         algorithm, sharing = group.algorithm, group.sharing
-        config = build_algorithm_config(variant_spec(spec, group.variant), algorithm, sharing,
-                                        seed=spec.seeds[0], encoder=encoder)
+        searched = None if spec.search is None else run_search(spec, folder, group, encoder)
+        config = build_algorithm_config(
+            searched_training(variant_spec(spec, group.variant), searched), algorithm,
+            sharing, seed=spec.seeds[0], encoder=encoder)
         config = config.debugging(seed=tune.grid_search(list(spec.seeds)))
         callbacks = config.callbacks_class  # a list, as build_algorithm_config sets it
         config = config.callbacks([*callbacks, evaluation_callback(spec, group)])

@@ -388,3 +388,25 @@ def test_a_bad_objective_in_env_params_names_the_path():
     bad = {**GOOD, "env": {**GOOD["env"], "params": {"objective": {"novelty": True}}}}
     with pytest.raises(SpecError, match=r"experiment.env.params: objective.novelty=True must"):
         parse_spec(bad)
+
+
+@pytest.mark.parametrize(("search", "message"), [
+    ({"space": {}}, "experiment.search.space: empty"),
+    ({"space": {"learning_rate": {"uniform": [0, 1]}}},
+     "experiment.search.space.learning_rate: 'learning_rate' is not a training key of PPO"),
+    ({"space": {"lr": {"normal": [0, 1]}}}, "must be one of ['loguniform', 'uniform'"),
+    ({"space": {"lr": {"loguniform": [0, 1]}}}, "experiment.search.space.lr.loguniform: "
+                                                "[0, 1] needs low > 0"),
+    ({"space": {"lr": {"uniform": [1, 0]}}}, "must be [low, high] numbers with low < high"),
+    ({"space": {"lr": {"choice": [0.1]}}, "scheduler": "hyperband"},
+     "experiment.search.scheduler: 'hyperband' is not one of ['asha', 'pbt']"),
+    ({"space": {"lr": {"choice": [0.1]}}, "seed": 1}, "experiment.search.seed: 1 also "
+                                                      "trains the comparison"),
+    ({"space": {"lr": {"choice": [0.1]}}, "evaluation_seed": 1001},
+     "experiment.search.evaluation_seed: tuning episodes 1001..1002 overlap"),
+])
+def test_bad_searches_name_the_key_value_and_what_is_allowed(search, message):
+    with pytest.raises(SpecError) as info:
+        parse_spec({**GOOD, "evaluation": {"episodes": 2, "seed": 1000,
+                                           "baselines": ["random"]}, "search": search})
+    assert message in str(info.value)

@@ -481,3 +481,36 @@ def test_variants_train_their_own_objective_and_the_report_draws_the_pareto_fron
     assert scores["privacy"] == {"PPO per_role engagement": None, "PPO per_role fair_5": None,
                                  "PPO per_role private": 1.0}
     assert "## Private user feedback" in report and (out / "privacy.png").stat().st_size > 5000
+
+
+@pytest.mark.parametrize("scheduler", ["asha", "pbt"])
+def test_a_search_tunes_on_its_own_seed_and_the_winner_trains_on_the_specs_seeds(
+        local_ray, tmp_path, scheduler):
+    from marlrec.report.experiment_report import write_report
+    from marlrec.training.run import run_experiment
+
+    spec = tiny_spec(tmp_path, seeds=[0], stop={"env_steps": 400},
+                     search={"space": {"lr": {"loguniform": [0.0001, 0.01]},
+                                       "num_epochs": {"choice": [1, 2]}},
+                             "scheduler": scheduler, "num_samples": 3, "seed": 77,
+                             "evaluation_seed": 90_000},
+                     evaluation={"episodes": 2, "seed": 1000, "every_env_steps": 200,
+                                 "absolute_factor": 2, "baselines": ["random"]},
+                     logging={"results_dir": str(tmp_path), "wandb_mode": "disabled"})
+    run_experiment(spec, verbose=0)
+    folder = tmp_path / "tiny"
+    entry = json.loads((folder / "search.json").read_text())["PPO-per_role"]
+    assert entry["scheduler"] == scheduler and len(entry["trials"]) == 3
+    assert entry["seed"] == 77 and entry["evaluation_seed"] == 90_000
+    completed = [t for t in entry["trials"] if t["completed"]]
+    assert completed and entry["winner_score"] == max(t["score"] for t in completed)
+    assert 0.0001 <= entry["winner"]["lr"] <= 0.01 and entry["winner"]["num_epochs"] in (1, 2)
+    assert not (folder / "best" / "PPO-per_role" / "seed_77").exists()  # nothing kept
+    (params,) = (folder / "PPO-per_role").glob("*/params.json")
+    trained = json.loads(params.read_text())
+    assert trained["seed"] == 0  # the comparison's own seed, with the winner's keys
+    assert trained["lr"] == pytest.approx(entry["winner"]["lr"])
+    assert trained["num_epochs"] == entry["winner"]["num_epochs"]
+    report = (write_report(folder, reps=100) / "report.md").read_text()
+    assert "## Hyperparameter search (before the comparison)" in report
+    assert f"### PPO-per_role: {scheduler.upper()}, 3 samples, tuning seed 77" in report
