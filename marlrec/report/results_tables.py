@@ -83,6 +83,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import os
 import re
 import shlex
@@ -291,7 +292,13 @@ class Library:
             if not path.is_file():
                 raise ResultsTableError(f"{name}: no such file under {self.root}")
             try:
-                self._files[name] = Scores(name, load_scores(path))
+                data = json.loads(path.read_text())
+                if isinstance(data, dict) and "policies" not in data and "metric" not in data:
+                    # another JSON record (e.g. marlrec log's ope.json): its json keys only
+                    saved = SavedScores("", [], None, None, data)
+                else:
+                    saved = load_scores(path)
+                self._files[name] = Scores(name, saved)
             except (ValueError, KeyError, TypeError, IndexError) as error:
                 raise ResultsTableError(f"{name}: not a scores.json of `marlrec report` "
                                         f"({type(error).__name__}: {error})") from None
