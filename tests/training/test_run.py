@@ -483,7 +483,7 @@ def test_variants_train_their_own_objective_and_the_report_draws_the_pareto_fron
     assert "## Private user feedback" in report and (out / "privacy.png").stat().st_size > 5000
 
 
-@pytest.mark.parametrize("scheduler", ["asha", "pbt"])
+@pytest.mark.parametrize("scheduler", ["asha", pytest.param("pbt", marks=pytest.mark.slow)])
 def test_a_search_tunes_on_its_own_seed_and_the_winner_trains_on_the_specs_seeds(
         local_ray, tmp_path, scheduler):
     from marlrec.report.experiment_report import write_report
