@@ -252,9 +252,14 @@ def _cmd_log(args: argparse.Namespace) -> int:
         episodes = progress.add_task("logging episodes", total=o.episodes)
         repeats = progress.add_task("off-policy estimates",
                                     total=len(o.targets) * len(o.sizes) * o.repeats)
+        runs = len(spec.seeds)
+        training = progress.add_task("offline training and online evaluation", total=(
+            len(o.train) * runs * 2 + (1 + len(spec.evaluation.baselines)) * runs)
+            if o.train else 0)
         out = log_and_study(spec, args.command_line,
                             progress_episode=lambda: progress.advance(episodes),
-                            progress_estimate=lambda: progress.advance(repeats))
+                            progress_estimate=lambda: progress.advance(repeats),
+                            progress_training=lambda: progress.advance(training))
     console.print((out / "ope.md").read_text())
     print(f"logs: {out / 'interactions.parquet'}\nreport: {out / 'ope.md'}")
     return 0

@@ -202,7 +202,9 @@ class OfflineSpec:
     """``marlrec log``: the logging policy (the Plackett-Luce softmax of ``baseline``'s
     candidate scores at ``temperature``), the episodes logged from ``seed``, the target
     policies whose values are estimated from the logs, the log ``sizes`` the estimators
-    are studied at and the ``repeats`` samples per size (:mod:`marlrec.offline`)."""
+    are studied at and the ``repeats`` samples per size (:mod:`marlrec.offline`); ``train``
+    names RLlib offline algorithms (BC, MARWIL) that learn slate policies from the logs,
+    evaluated online (:mod:`marlrec.offline.training`)."""
 
     baseline: str = "greedy_by_appeal"
     temperature: float = 1.0
@@ -212,6 +214,13 @@ class OfflineSpec:
                                                         "random"])
     sizes: list[int] = field(default_factory=lambda: [250, 1000, 4000])
     repeats: int = 20
+    # offline RL from the logs (marlrec.offline.training): one run per training seed,
+    # evaluated online on the evaluation protocol's episodes
+    train: list[str] = field(default_factory=list)  # BC | MARWIL
+    train_iterations: int = 100
+    train_lr: float = 0.0005
+    train_batch_size: int = 1024
+    marwil_beta: float = 1.0
 
 
 SEARCH_DOMAINS = ("loguniform", "uniform", "choice", "randint")
@@ -585,6 +594,13 @@ def _check_offline(spec: ExperimentSpec, roles: dict[str, RoleSpec], path: str) 
         _one_of(f"{path}.targets[{i}]", target, TARGET_BASELINES)
     if not o.sizes or any(n < 2 for n in o.sizes) or sorted(set(o.sizes)) != o.sizes:
         raise SpecError(f"{path}.sizes: {o.sizes!r} must be increasing log sizes >= 2")
+    for i, algorithm in enumerate(o.train):
+        _one_of(f"{path}.train[{i}]", algorithm, ("BC", "MARWIL"))
+    _at_least(f"{path}.train_iterations", o.train_iterations, 1)
+    _at_least(f"{path}.train_batch_size", o.train_batch_size, 1)
+    _at_least(f"{path}.marwil_beta", o.marwil_beta, 0)
+    if not o.train_lr > 0:
+        raise SpecError(f"{path}.train_lr: {o.train_lr!r} must be > 0")
     for role in ("user", "provider"):
         if roles[role].learned:
             raise SpecError(f"{path}: the {role} role is learned; marlrec log scripts users "

@@ -81,3 +81,19 @@ def sample_slates(weights: np.ndarray, slate_size: int, rng: np.random.Generator
         prob *= w / remaining
         remaining = remaining - w
     return slates, prob
+
+
+class PlackettLuceLogging:
+    """The logging policy as a slate behaviour (for online evaluation beside the policies
+    trained from its logs): Plackett-Luce draws from ``baseline``'s softened scores."""
+
+    def __init__(self, baseline: str, temperature: float, slate_size: int) -> None:
+        self.baseline, self.temperature, self.slate_size = baseline, temperature, slate_size
+
+    def act_batch(self, obs: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        weights = position_softmax(baseline_scores(self.baseline, obs["candidate_features"]),
+                                   self.temperature)
+        return sample_slates(weights, self.slate_size, rng)[0]
+
+    def __repr__(self) -> str:
+        return f"PlackettLuceLogging({self.baseline!r}, T={self.temperature:g})"

@@ -4,8 +4,10 @@ expected value on the same context.
 
 One row per slate decision that was shown (a decision of a session that ends at its step is
 discarded by the env, and so is not logged), in RLlib's offline column names where one
-exists (``obs``, ``actions``, ``rewards``, ``action_prob``, ``action_logp``, ``eps_id``,
-``agent_id``, ``t``):
+exists (``obs``, ``actions``, ``rewards``, ``action_prob``, ``action_logp``, ``agent_id``,
+``t``), each row a one-step episode for RLlib's offline algorithms (``eps_id`` unique per
+row, ``new_obs`` = ``obs``, ``terminateds`` true: the contextual-bandit view of the log,
+which :mod:`marlrec.offline.training` trains on); ``episode`` is the rollout episode:
 
 - ``obs``: the slate policy's flat observation (:func:`envs.observation.flatten_batch`);
 - ``actions``: the slate's candidate positions; ``action_prob``: its probability under the
@@ -71,7 +73,7 @@ def collect_logs(env: Any, behaviours: dict[str, Any], baseline: str, temperatur
     actors = envs.ScriptedRoles(env, behaviours, roles=("user", "provider"))
     every = ordered_slates(env.config.num_candidates, s)
     rows: dict[str, list[Any]] = {k: [] for k in (
-        "eps_id", "t", "agent_id", "obs", "actions", "action_prob", "logging_weights",
+        "episode", "t", "agent_id", "obs", "actions", "action_prob", "logging_weights",
         "rewards", "clicked_position", "expected_reward", "candidate_items",
         "candidate_features", *(f"target_{n}_{c}" for n in targets for c in ("slate",
                                                                               "value")))}
@@ -106,7 +108,7 @@ def collect_logs(env: Any, behaviours: dict[str, Any], baseline: str, temperatur
                 for n in targets:
                     rows[f"target_{n}_slate"].extend(pending["targets"][n][shown])
                     rows[f"target_{n}_value"].extend(pending["target_values"][n][shown])
-                rows["eps_id"].extend([e] * shown.size)
+                rows["episode"].extend([e] * shown.size)
                 rows["t"].extend([pending["t"]] * shown.size)
                 rows["agent_id"].extend(f"slate_policy_{j}" for j in shown)
             if not env.agents:
@@ -142,6 +144,14 @@ def write_parquet(columns: dict[str, np.ndarray], path: Path) -> Path:
     for name, values in columns.items():
         arrays[name] = pa.array(list(values)) if values.ndim > 1 else pa.array(values)
     arrays["action_logp"] = pa.array(np.log(columns["action_prob"]))
+    # each decision as a one-step episode (the contextual-bandit view of the log), the
+    # columns RLlib's offline pre-learner builds episodes from
+    n = columns["rewards"].size
+    arrays["eps_id"] = pa.array([f"{e}-{t}-{a}" for e, t, a in zip(
+        columns["episode"], columns["t"], columns["agent_id"], strict=True)])
+    arrays["new_obs"] = arrays["obs"]
+    arrays["terminateds"] = pa.array(np.ones(n, bool))
+    arrays["truncateds"] = pa.array(np.zeros(n, bool))
     table = pa.table(arrays)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")

@@ -73,13 +73,16 @@ def code_commit() -> str:
     import subprocess
 
     here = Path(__file__).resolve().parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
     try:
-        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(here.parent), "status", "--porcelain",
-                                "--untracked-files=no", "--", "marlrec", "envs",
-                                "pyproject.toml", "constraints.txt"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        commit = git("rev-parse", "--short", "HEAD")
+        root = git("rev-parse", "--show-toplevel")  # pathspecs below are the repository's
+        dirty = git("-C", root, "status", "--porcelain", "--untracked-files=no", "--",
+                    "marlrec", "envs", "pyproject.toml", "constraints.txt")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{commit}+dirty" if dirty else commit

@@ -125,3 +125,29 @@ def test_marlrec_log_needs_an_offline_section_and_scripted_choice_model_users(tm
     assert main(["log", str(path)]) == 2
     with pytest.raises(SpecError, match="the user role is learned"):
         parse_spec({**TINY, "roles": {"user": {"learned": True}}})
+
+
+def test_slate_policies_trained_from_the_logs_play_online_beside_the_logging_policy(tmp_path):
+    """BC (RLlib's offline algorithm, new API stack) trains the candidate-scoring actor
+    from the Parquet logs; the trained run, the logging policy and a baseline then play the
+    evaluation protocol's episodes."""
+    spec = {**TINY, "seeds": [0],
+            "offline": {**TINY["offline"], "targets": ["random"], "sizes": [20],
+                        "train": ["BC"], "train_iterations": 2, "train_batch_size": 64},
+            "evaluation": {"episodes": 1, "seed": 1000, "absolute_factor": 2,
+                           "baselines": ["greedy_by_appeal"]},
+            "logging": {"results_dir": str(tmp_path), "wandb_mode": "disabled"}}
+    path = tmp_path / "train.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["log", str(path)]) == 0
+    out = tmp_path / "tiny_ope" / "offline"
+    trained = json.loads((out / "ope.json").read_text())["offline_training"]
+    assert set(trained["policies"]) == {"BC from the logs", "logging policy",
+                                        "greedy_by_appeal"}
+    for figures in trained["policies"].values():
+        assert len(figures["runs"]) == 1 and figures["runs"][0] > 0
+    assert "## Slate policies trained from the logs, evaluated online" in (
+        out / "ope.md").read_text()
+    import ray
+
+    assert not ray.is_initialized()  # the Ray that marlrec log started is gone

@@ -514,3 +514,20 @@ def test_a_search_tunes_on_its_own_seed_and_the_winner_trains_on_the_specs_seeds
     report = (write_report(folder, reps=100) / "report.md").read_text()
     assert "## Hyperparameter search (before the comparison)" in report
     assert f"### PPO-per_role: {scheduler.upper()}, 3 samples, tuning seed 77" in report
+
+
+def test_the_code_commit_says_dirty_exactly_when_the_code_has_uncommitted_changes():
+    """The repository's own status of the code paths, asked from its root (the commit
+    recorded beside every result must not call a modified tree clean)."""
+    import subprocess
+
+    from marlrec.training.run import code_commit
+
+    root = Path(__file__).resolve().parents[2]
+    status = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                             "--untracked-files=no", "--", "marlrec", "envs",
+                             "pyproject.toml", "constraints.txt"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert code_commit() == (f"{head}+dirty" if status else head)
