@@ -169,13 +169,13 @@ def test_reveal_exposure_shows_each_candidates_fairness_term():
         env.role_observations()["slate_policy"]["candidate_features"][0])
 
 
-GOLDEN = Path(__file__).parent / "data" / "rewards_at_7d55e9e.json"
+GOLDEN = Path(__file__).parent / "golden" / "rewards_at_7d55e9e.json"
 
 
 @pytest.mark.parametrize("case", sorted(json.loads(GOLDEN.read_text())["cases"]))
 def test_default_rewards_are_those_of_the_commit_before_objectives(case, request):
     """Every role's returns of scripted rollouts equal, to the bit, those recorded at commit
-    7d55e9e (before objectives, privacy and user groups: tests/envs/data/)."""
+    7d55e9e (before objectives, privacy and user groups: tests/envs/golden/)."""
     expected = json.loads(GOLDEN.read_text())["cases"][case]
     if case == "recsim":
         env = envs.make_env("recsim_interest_evolution", num_items=300, num_users=50)
