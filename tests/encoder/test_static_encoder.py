@@ -319,6 +319,8 @@ def test_text_state_env_composes_states_from_pieces(encoder: StaticTextEncoder):
     assert composed._text_states is not None and whole._text_states is None
     obs_a, _ = composed.reset(seed=3)
     obs_b, _ = whole.reset(seed=3)
+    for index, agent in enumerate(composed.possible_agents):  # the same actions every run
+        composed.action_space(agent).seed(index)
     steps = 0
     while composed.agents:
         for agent in obs_a:

@@ -305,7 +305,8 @@ def test_write_report_stores_its_improvement_matrix(root: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """``write_report`` puts the matrix it computes in scores.json; :func:`load_scores`
     reads it back, and a value marker shows it. The runs are made up (``collect``
-    replaced): 4 runs per policy, as the quickstart spec has 4 seeds."""
+    replaced, and with them the explanations of saved modules): 4 runs per policy, as the
+    quickstart spec has 4 seeds."""
     folder = root / "quick"
     folder.mkdir()
     from marlrec.config.loading import read_spec_mapping
@@ -323,6 +324,7 @@ def test_write_report_stores_its_improvement_matrix(root: Path,
                 PolicyRuns("random", False, runs(55.0)),
                 PolicyRuns("greedy", False, runs(71.5))]
     monkeypatch.setattr(report, "collect", lambda folder, spec, progress=None: (policies, None))
+    monkeypatch.setattr(report, "explain_experiment", lambda folder, spec: {})  # no modules
     out = report.write_report(folder, reps=50)
     saved = load_scores(out / "scores.json")
     scores = {p.policy: p.run_scores("engagement_per_session") for p in policies}
