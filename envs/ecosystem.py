@@ -12,7 +12,11 @@ Timing (the pipeline). At step ``t``:
    "cold-open" slate: the first ``slate_size`` candidates, i.e. the nearest ones when
    ``num_retrieved >= slate_size``). Consuming, skipping
    and leaving take effect now; ``slate_policy_j`` is rewarded now with that engagement,
-   i.e. one step after its choice.
+   i.e. one step after its choice. ``env.slate_responses[j]`` says what the platform saw
+   of that response (after privacy noise, if any): the slate position consumed,
+   :data:`NO_CONSUMPTION` or, when the shown slate was a cold open rather than
+   ``slate_policy_j``'s choice, :data:`NOT_CHOSEN`; value-based slate learners
+   (SlateQ) pair it with the slate chosen at ``t - 1``.
 2. ``slate_policy_j`` picks ``slate_size`` of the ``num_candidates`` candidates in its
    observation; that slate is shown to ``user_j`` at ``t + 1``. If the session ends at
    ``t`` the slate is discarded and the new user gets a cold-open slate.
@@ -123,6 +127,11 @@ from envs.users import (
     topic_centroids,
     watch_time,
 )
+
+NO_CONSUMPTION = -1
+"""``slate_responses``: the shown slate's user consumed nothing (skipped or left)."""
+NOT_CHOSEN = -2
+"""``slate_responses``: the shown slate was a cold open, not the slot's chosen slate."""
 
 ROLES = ("slate_policy", "user", "provider")
 ROLE_ACTION_KINDS = {"slate_policy": "multi_discrete", "user": "discrete",
@@ -611,6 +620,8 @@ class RecEcosystemEnv(ParallelEnv):
         self._start_sessions(everyone)
         self._retrieve(everyone)
         self._shown = self._candidates[:, : cfg.slate_size].copy()
+        self._shown_was_chosen = np.zeros(b, bool)  # cold-open slates at reset
+        self.slate_responses = np.full(b, NOT_CHOSEN, np.int64)
         self.agents = list(self.possible_agents)
         obs = self._observations()
         return obs, self.add_state_texts({agent: {} for agent in self.agents})
@@ -717,6 +728,9 @@ class RecEcosystemEnv(ParallelEnv):
             seen_clicked = reports.choice < s
             seen_item = shown[rows, np.minimum(reports.choice, s - 1)]
             seen_watch, seen_utility = reports.watch, reports.utility
+        seen_choice = user_actions if cfg.privacy_epsilon is None else reports.choice
+        self.slate_responses = np.where(seen_clicked, seen_choice, NO_CONSUMPTION)
+        self.slate_responses[~self._shown_was_chosen] = NOT_CHOSEN
         noted = np.flatnonzero(seen_clicked)  # consumptions the platform records
         noted_items = seen_item[noted]
         if noted.size:
@@ -782,6 +796,7 @@ class RecEcosystemEnv(ParallelEnv):
             self._retrieve(np.flatnonzero(seen_clicked | is_ended))
         next_shown[ended] = self._candidates[ended, :s]
         self._shown = next_shown
+        self._shown_was_chosen = ~is_ended
         self.t += 1
         if self.t >= cfg.horizon:
             self.agents = []

@@ -12,8 +12,9 @@ from marlrec.algorithms.dqn import DQN
 from marlrec.algorithms.impala import IMPALA
 from marlrec.algorithms.mappo import MAPPO
 from marlrec.algorithms.ppo import PPO
+from marlrec.algorithms.slateq import SLATEQ
 
-ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (PPO, MAPPO, APPO, IMPALA, DQN)}
+ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (PPO, MAPPO, APPO, IMPALA, DQN, SLATEQ)}
 """Every algorithm a spec may name, by name."""
 
 __all__ = ["ALGORITHMS", "Algorithm"]

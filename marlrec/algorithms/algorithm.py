@@ -68,11 +68,19 @@ class Algorithm:
     training_defaults: dict[str, Any] = field(default_factory=dict)
     # "module:function" (module, flat observations) -> greedy actions, for evaluation
     greedy: str = "marlrec.algorithms.greedy_action:mode_of_action_distribution"
+    # "module:function" (own observation space, model config) -> RLModuleSpec of a learned
+    # role, for an algorithm with its own module (else marlrec's actor-critic or RLlib's)
+    module: str | None = None
 
     @property
     def marlrec_module(self) -> bool:
-        """Learned roles use marlrec's actor-critic RLModule (else RLlib's default one)."""
-        return "candidate_scoring" in self.slate_actors
+        """Learned roles use marlrec's actor-critic RLModule (else its own ``module`` or
+        RLlib's default one)."""
+        return self.module is None and "candidate_scoring" in self.slate_actors
+
+    def module_spec(self, own_space: Any, model: dict[str, Any]) -> Any:
+        """The ``RLModuleSpec`` of its own module (imports RLlib; ``module`` must be set)."""
+        return import_path(self.module)(own_space, model)
 
     def supports(self, action_kind: str) -> bool:
         """Whether it learns actions of ``action_kind`` (``envs.ROLE_ACTION_KINDS``)."""

@@ -724,7 +724,8 @@ def evaluation_env_params(spec: ExperimentSpec) -> dict[str, Any]:
 
 
 def _check_capabilities(spec: ExperimentSpec, roles: dict[str, RoleSpec], path: str) -> None:
-    """Every algorithm must be able to learn every learned role's action space."""
+    """Every algorithm must be able to learn every learned role's action space, in every
+    sharing mode of the spec."""
     learned = [r for r in ROLES if roles[r].learned]
     for i, algo in enumerate(spec.algorithms):
         refused = ALGORITHMS[algo].refused_roles(learned)
@@ -733,6 +734,11 @@ def _check_capabilities(spec: ExperimentSpec, roles: dict[str, RoleSpec], path: 
             raise SpecError(f"{path}[{i}]: {algo!r} cannot learn role(s) {refused} (actions "
                             f"{kinds}); script them (roles.<role>.learned: false) or choose "
                             "an algorithm that supports them")
+        modes = ALGORITHMS[algo].sharing_modes
+        for mode in spec.sharing:
+            if mode not in modes:
+                raise SpecError(f"{path}[{i}]: {algo!r} does not support sharing {mode!r}; it "
+                                f"supports {list(modes)}")
 
 
 def _check_model(spec: ExperimentSpec, path: str) -> None:

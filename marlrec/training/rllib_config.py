@@ -8,8 +8,9 @@ consensus learner); agents map to modules by the sharing mode
 Learned modules: algorithms whose ``slate_actors`` offer ``candidate_scoring`` (PPO, MAPPO,
 APPO, IMPALA) use marlrec's :class:`marlrec.algorithms.actor_critic.EcosystemActorCritic`
 (candidate-scoring slate actor by default, so algorithms are compared with the same model;
-a ``centralised_critic`` algorithm's critic reads the env's global state); the others (DQN)
-use RLlib's default module (``model.slate_actor: mlp`` only).
+a ``centralised_critic`` algorithm's critic reads the env's global state); an algorithm with
+its own ``module`` (SlateQ) builds that; the others (DQN) use RLlib's default module
+(``model.slate_actor: mlp`` only).
 
 Scripted roles act inside the env (:class:`marlrec.training.rllib_env.EcosystemMultiAgentEnv`,
 the batched behaviour code of ``envs.rollout``): RLlib sees, maps and trains only the learned
@@ -42,6 +43,12 @@ def learned_module_spec(info: Algorithm, spec: ExperimentSpec, own_space: Any,
                         state_dim: int) -> RLModuleSpec:
     """The module of a learned role: marlrec's actor-critic or RLlib's default MLP."""
     model = spec.model
+    if info.module is not None:
+        return info.module_spec(own_space, {
+            "fcnet_hiddens": list(model.fcnet_hiddens),
+            "fcnet_activation": model.fcnet_activation,
+            "scorer_hiddens": list(model.scorer_hiddens),
+            "id_embedding_dim": model.id_embedding_dim})
     if not info.marlrec_module:
         return RLModuleSpec(model_config={"fcnet_hiddens": list(model.fcnet_hiddens),
                                           "fcnet_activation": model.fcnet_activation})

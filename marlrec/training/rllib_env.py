@@ -10,6 +10,7 @@ The learned agents' observations are **flat** ``float32`` vectors built from the
 batch in one concatenation (:func:`envs.observation.flatten_batch`: the layout of RLlib's
 ``FlattenObservations``, keys in sorted order), so no connector flattens per-agent dicts;
 with ``centralised_critic`` each vector is ``[own observation, env.state()]`` (MAPPO).
+Each step's infos give a learned slate agent :data:`SLATE_RESPONSE`.
 
 Seeding: a seeded ``reset(seed=s)`` splits ``s`` as :func:`envs.rollout` does
 (:class:`envs.rollout.EpisodeSeeds`): episode ``e`` resets the ecosystem with the ``e``-th
@@ -40,6 +41,10 @@ import envs
 from envs.observation import flat_space, flatten_batch
 from envs.rollout import EpisodeSeeds, ScriptedRoles
 from marlrec.encoder import resolve_encoder
+
+SLATE_RESPONSE = "slate_response"
+"""The slate agents' info key: ``env.slate_responses`` of the step, the platform's view of
+the response to the slate the agent chose one step before (``envs.ecosystem``'s timing)."""
 
 CONFIG_KEYS = ("centralised_critic", "encoder", "marlrec_spec", "overrides", "preset",
                "scripted", "state_encoder")
@@ -144,6 +149,10 @@ class EcosystemMultiAgentEnv(MultiAgentEnv):
         truncations["__all__"] = truncated
         reward = {a: float(rewards[self._rows[a][0]][self._rows[a][1]]) for a in before}
         infos: dict[str, dict] = {a: {} for a in before}
+        if "slate_policy" in self.learned_roles:  # what SlateQ pairs with the last slate
+            responses = eco.slate_responses.tolist()
+            for agent in self._role_agents["slate_policy"]:
+                infos[agent][SLATE_RESPONSE] = responses[self._rows[agent][1]]
         if over:
             summary = eco.episode_metrics()
             for a in before:

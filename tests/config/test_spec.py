@@ -51,8 +51,8 @@ def test_the_grid_takes_several_sharing_modes_and_algorithms():
         ({"seeds": [1, 1]}, "experiment.seeds: [1, 1] must be a non-empty list of distinct"),
         ({"sharing": "federated"}, "experiment.sharing: 'federated' is not one of "
                                    "['independent', 'per_role', 'shared', 'consensus']"),
-        ({"algorithms": ["SlateQ"]}, "experiment.algorithms[0]: 'SlateQ' is not one of "
-                                     "['PPO', 'MAPPO', 'APPO', 'IMPALA', 'DQN']"),
+        ({"algorithms": ["SAC"]}, "experiment.algorithms[0]: 'SAC' is not one of "
+                                  "['PPO', 'MAPPO', 'APPO', 'IMPALA', 'DQN', 'SlateQ']"),
         ({"sharing": ["per_role", "federated"]}, "experiment.sharing[1]: 'federated' is not "
                                                  "one of"),
         ({"sharing": ["shared", "shared"]}, "experiment.sharing: ['shared', 'shared'] must "

@@ -19,28 +19,34 @@ ray = pytest.importorskip("ray")
 from marlrec.algorithms import ALGORITHMS  # noqa: E402
 from marlrec.cli import main  # noqa: E402
 from marlrec.config.spec import parse_spec  # noqa: E402
-from marlrec.training.sharing import SHARING_MODES  # noqa: E402
 
 TINY = {"catalog": "synthetic", "num_sessions": 2, "num_candidates": 4, "slate_size": 2,
         "horizon": 15, "user_state": "item_mean", "num_items": 60, "num_providers": 3,
         "num_users": 50}
-# Per algorithm: who learns (DQN: the Discrete roles only) and a tiny training batch.
+# Per algorithm: who learns (DQN: the Discrete roles only; SlateQ: the slate policy only)
+# and a tiny training batch.
 ROLES = {"policy": {"slate_policy": {"learned": True}, "user": {"learned": False},
                     "provider": {"learned": True}},
          "value": {"slate_policy": {"learned": False}, "user": {"learned": True},
-                   "provider": {"learned": True}}}
+                   "provider": {"learned": True}},
+         "slate": {"slate_policy": {"learned": True}, "user": {"learned": False},
+                   "provider": {"learned": False}}}
 TRAINING = {"PPO": {"train_batch_size_per_learner": 60, "minibatch_size": 30, "num_epochs": 1},
             "APPO": {"train_batch_size_per_learner": 60},
             "IMPALA": {"train_batch_size_per_learner": 60},
             "DQN": {"train_batch_size_per_learner": 16,
-                    "num_steps_sampled_before_learning_starts": 30}}
+                    "num_steps_sampled_before_learning_starts": 30},
+            "SlateQ": {"train_batch_size_per_learner": 16,
+                       "num_steps_sampled_before_learning_starts": 30}}
 TRAINING["MAPPO"] = TRAINING["PPO"]
 
 
 def spec_of(algorithm: str, results_dir: str) -> dict:
-    roles = ROLES["value" if not ALGORITHMS[algorithm].multi_discrete_actions else "policy"]
+    info = ALGORITHMS[algorithm]
+    roles = ROLES["value" if not info.multi_discrete_actions
+                  else "policy" if info.discrete_actions else "slate"]
     return {"name": f"matrix_{algorithm}", "env": {"preset": "full_ecosystem", "params": TINY},
-            "roles": roles, "sharing": list(SHARING_MODES), "algorithms": [algorithm],
+            "roles": roles, "sharing": list(info.sharing_modes), "algorithms": [algorithm],
             "training": TRAINING[algorithm], "seeds": [0], "stop": {"env_steps": 60},
             "resources": {"num_env_runners": 0},
             "evaluation": {"episodes": 1, "absolute_factor": 1},

@@ -106,8 +106,8 @@ def test_an_algorithm_that_cannot_learn_a_role_is_refused():
 
 
 def test_unknown_algorithm_is_refused_before_anything_runs():
-    with pytest.raises(ValueError, match="algorithm 'SlateQ' is not one of"):
-        build_algorithm_config(tiny_spec("per_role"), "SlateQ", "per_role", seed=0)
+    with pytest.raises(ValueError, match="algorithm 'SAC' is not one of"):
+        build_algorithm_config(tiny_spec("per_role"), "SAC", "per_role", seed=0)
 
 
 # ----------------------------------------------------------------------------- consensus

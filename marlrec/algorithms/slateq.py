@@ -1,0 +1,38 @@
+"""SlateQ (Ie et al., IJCAI 2019): Q-learning for the slate policy itself, the slate's
+value decomposed into per-item Q-values weighted by a learned user choice model, the slate
+chosen by exact (or, for many candidates, greedy) maximisation of that value.
+
+Slate policies only (MultiDiscrete slates; users and providers must be scripted or learned
+by another run). Its RLlib parts: :mod:`marlrec.algorithms.slateq_module` (per-candidate Q
+from the candidate-scoring network, the choice model, the slate optimisation),
+:mod:`marlrec.algorithms.slateq_replay` (transitions that pair each slate with the
+response to it: the env answers a slate one step later) and
+:mod:`marlrec.algorithms.slateq_rllib` (the TD and choice losses, on DQN's training loop).
+Its greedy action is the slate of highest decomposed value.
+
+Training keys: DQN's (``epsilon``, ``n_step``, ``target_network_update_freq``, ``tau``,
+``replay_buffer_config``, ``num_steps_sampled_before_learning_starts``,
+``training_intensity``, ...). ``n_step`` > 1 uses ``n_step`` observed rewards before
+bootstrapping: in RecSim-style sessions whose length hangs on a budget the slate policy
+never observes, one-step targets cannot credit an item with the session it prolongs.
+"""
+
+from marlrec.algorithms.algorithm import ALGORITHM_CONFIG_TRAINING_KEYS, Algorithm
+
+SLATEQ = Algorithm(
+    name="SlateQ",
+    description="slate Q-learning: per-item Q-values x a learned choice model (slate "
+                "policies only)",
+    config="marlrec.algorithms.slateq_rllib:SlateQConfig",
+    torch_learner="marlrec.algorithms.slateq_rllib:SlateQTorchLearner",
+    discrete_actions=False, multi_discrete_actions=True, continuous_actions=False,
+    on_policy=False,
+    training_keys=ALGORITHM_CONFIG_TRAINING_KEYS | {
+        "target_network_update_freq", "replay_buffer_config", "store_buffer_in_checkpoints",
+        "epsilon", "adam_epsilon", "num_steps_sampled_before_learning_starts", "tau",
+        "n_step", "training_intensity", "td_error_loss_fn"},
+    slate_actors=("candidate_scoring",),
+    sharing_modes=("independent", "per_role", "shared"),
+    module="marlrec.algorithms.slateq_module:slateq_module_spec",
+    greedy="marlrec.algorithms.slateq_module:slateq_greedy_slates",
+)
