@@ -12,9 +12,10 @@ from marlrec.algorithms.dqn import DQN
 from marlrec.algorithms.impala import IMPALA
 from marlrec.algorithms.mappo import MAPPO
 from marlrec.algorithms.ppo import PPO
-from marlrec.algorithms.slateq import SLATEQ
+from marlrec.algorithms.slateq import SLATEQ, SLATEQ_CTDE
 
-ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (PPO, MAPPO, APPO, IMPALA, DQN, SLATEQ)}
+ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (PPO, MAPPO, APPO, IMPALA, DQN, SLATEQ,
+                                                     SLATEQ_CTDE)}
 """Every algorithm a spec may name, by name."""
 
 __all__ = ["ALGORITHMS", "Algorithm"]

@@ -10,7 +10,8 @@ consensus``, :func:`marlrec.algorithms.consensus.consensus_learner` mixes the pe
 - ``discrete_actions``, ``multi_discrete_actions``, ``continuous_actions``: the action
   spaces it learns (users and providers: Discrete; slate policies: MultiDiscrete);
 - ``on_policy``: it learns from the current policy's samples only (no replay);
-- ``centralised_critic``: its critic reads the env's global state (``env.state()``);
+- ``centralised_critic``: its critic (or value network) reads the env's global state
+  (``env.state()``) in training; acting never does;
 - ``slate_actors``: the slate-policy actors it trains (``model.slate_actor``; the first is
   its default);
 - ``sharing_modes``: the sharing modes it supports (:mod:`marlrec.training.sharing`);
@@ -68,8 +69,9 @@ class Algorithm:
     training_defaults: dict[str, Any] = field(default_factory=dict)
     # "module:function" (module, flat observations) -> greedy actions, for evaluation
     greedy: str = "marlrec.algorithms.greedy_action:mode_of_action_distribution"
-    # "module:function" (own observation space, model config) -> RLModuleSpec of a learned
-    # role, for an algorithm with its own module (else marlrec's actor-critic or RLlib's)
+    # "module:function" (own observation space, global state width (0 unless
+    # centralised_critic), model config) -> RLModuleSpec of a learned role, for an
+    # algorithm with its own module (else marlrec's actor-critic or RLlib's)
     module: str | None = None
 
     @property
@@ -78,9 +80,10 @@ class Algorithm:
         RLlib's default one)."""
         return self.module is None and "candidate_scoring" in self.slate_actors
 
-    def module_spec(self, own_space: Any, model: dict[str, Any]) -> Any:
+    def module_spec(self, own_space: Any, global_state_dim: int, model: dict[str, Any]
+                    ) -> Any:
         """The ``RLModuleSpec`` of its own module (imports RLlib; ``module`` must be set)."""
-        return import_path(self.module)(own_space, model)
+        return import_path(self.module)(own_space, global_state_dim, model)
 
     def supports(self, action_kind: str) -> bool:
         """Whether it learns actions of ``action_kind`` (``envs.ROLE_ACTION_KINDS``)."""

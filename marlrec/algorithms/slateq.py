@@ -14,8 +14,11 @@ Training keys: DQN's (``epsilon``, ``n_step``, ``target_network_update_freq``, `
 ``replay_buffer_config``, ``num_steps_sampled_before_learning_starts``,
 ``training_intensity``, ...). ``n_step`` > 1 uses ``n_step`` observed rewards before
 bootstrapping: in RecSim-style sessions whose length hangs on a budget the slate policy
-never observes, one-step targets cannot credit an item with the session it prolongs.
+never observes, one-step targets cannot credit an item with the session it prolongs;
+:data:`SLATEQ_CTDE` bootstraps from a value of the env's global state instead.
 """
+
+from dataclasses import replace
 
 from marlrec.algorithms.algorithm import ALGORITHM_CONFIG_TRAINING_KEYS, Algorithm
 
@@ -36,3 +39,15 @@ SLATEQ = Algorithm(
     module="marlrec.algorithms.slateq_module:slateq_module_spec",
     greedy="marlrec.algorithms.slateq_module:slateq_greedy_slates",
 )
+
+SLATEQ_CTDE = replace(
+    SLATEQ, name="SlateQ-CTDE",
+    description="SlateQ with centralised training: its TD target bootstraps from a state "
+                "value that also reads the env's global state (slate policies only)",
+    centralised_critic=True, training_defaults={"n_step": 2},
+)
+"""SlateQ whose bootstrap value reads ``env.state()`` in training (centralised training,
+decentralised execution, as MAPPO's critic): the Q network and the choice model, and so
+acting, read the own observation only. ``n_step`` defaults to 2: the observation two steps
+after a slate is the first that follows the response to it (the env answers a slate one
+step later)."""

@@ -9,10 +9,11 @@ The value of a slate ``A`` in state ``s`` decomposes over the item the user cons
 with the conditional-logit choice model ``P(i | s, A) = exp(v(s, i)) / (exp(v(s, none)) +
 sum_{j in A} exp(v(s, j)))``. The module learns three things from the slate observation:
 
-- ``Q(s, i)``: a candidate-scoring network (:class:`marlrec.algorithms.actor_critic.
-  CandidateScoringActor` with one output), the long-term value of the user consuming
-  candidate ``i``; ``Q(s, none)`` from an MLP on the observation (the paper assumes
-  ``Q(s, none)`` known; here it is learned, since a skipped step still costs the session);
+- ``Q(s, none)`` from an MLP on the observation (the paper assumes it known; here it is
+  learned, since a skipped step still costs the session) and ``Q(s, i) = Q(s, none) +
+  a(s, i)`` with ``a`` a candidate-scoring network (:class:`marlrec.algorithms.
+  actor_critic.CandidateScoringActor` with one output): the long-term value of the user
+  consuming candidate ``i`` as its advantage over consuming nothing;
 - ``v(s, i)`` and ``v(s, none)``: the choice model's scores, a second candidate scorer and
   no-click head, fitted to the responses by maximum likelihood (the learner's choice loss);
 - the slate: :func:`best_slates` maximises ``Q(s, A)`` exactly over all ``C choose S``
@@ -20,6 +21,14 @@ sum_{j in A} exp(v(s, j)))``. The module learns three things from the slate obse
   of them, otherwise with the paper's greedy method (add the candidate that raises the
   slate's value most, ``S`` times). The slate lists its items by decreasing
   ``exp(v) Q``.
+
+Centralised training (``global_state_dim`` > 0, the ``SlateQ-CTDE`` algorithm): the flat
+observation is ``[own observation, env.state()]`` as for MAPPO's critic, and a state-value
+network ``V(s, g)`` reads all of it (with a target copy); the TD target bootstraps from
+``V_target`` of the next state instead of the best next slate's ``Q_target``, so a
+consumption is credited with what it did to state the slate policy never observes (RecSim's
+remaining time budget). The Q network and the choice model still read the own observation
+only, so acting never needs the global state.
 
 Acting: ``forward_inference`` returns that slate; ``forward_exploration`` replaces it with
 a uniformly random slate (distinct candidates) with probability epsilon (the config's
@@ -58,16 +67,22 @@ EXACT_SLATES_MAX = 5000
 Q_ITEMS, Q_NONE = "q_items", "q_none"
 CHOICE_LOGITS, NO_CHOICE_LOGIT = "choice_logits", "no_choice_logit"
 TARGET_NEXT_VALUE = "target_next_value"
+STATE_VALUE = "state_value"
 
 
 class CandidateValues(nn.Module):
     """One score per candidate and one for "no consumption", from the flat own
     observation: the Q network (``Q(s, i)``, ``Q(s, none)``) or the choice model
-    (``v(s, i)``, ``v(s, none)``)."""
+    (``v(s, i)``, ``v(s, none)``). ``relative``: each candidate's score is the
+    no-consumption score plus the candidate scorer's output (the Q network: its large,
+    state-dependent part, a session's remaining return, is one shared head, so that its
+    errors cancel when slates are compared, as in a dueling network)."""
 
     def __init__(self, own_space: gym.spaces.Dict, own_dim: int, hiddens: list[int],
-                 scorer_hiddens: list[int], activation: str, id_embedding_dim: int) -> None:
+                 scorer_hiddens: list[int], activation: str, id_embedding_dim: int,
+                 relative: bool = False) -> None:
         super().__init__()
+        self.relative = relative
         read_space, read_dim = own_space, own_dim
         self.ids = None
         if has_ids(own_space):
@@ -78,7 +93,9 @@ class CandidateValues(nn.Module):
 
     def forward(self, own: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         read = own if self.ids is None else self.ids(own)
-        return self.items(read), self.none(read).squeeze(-1)
+        none = self.none(read).squeeze(-1)
+        items = self.items(read)
+        return (none.unsqueeze(-1) + items if self.relative else items), none
 
 
 def slate_value(q: torch.Tensor, q_none: torch.Tensor, weights: torch.Tensor,
@@ -130,7 +147,8 @@ class SlateQModule(TorchRLModule, QNetAPI, TargetNetworkAPI):
     flattening; required), ``fcnet_hiddens`` (no-consumption heads, default ``[256,
     256]``), ``scorer_hiddens`` (candidate scorers, default ``[64, 64]``),
     ``fcnet_activation``, ``id_embedding_dim`` (id observations), ``epsilon`` (the
-    exploration schedule, from RLlib's DQN config).
+    exploration schedule, from RLlib's DQN config), ``global_state_dim`` (0: the paper's
+    SlateQ; > 0: centralised training, the observation followed by the global state).
     """
 
     def setup(self) -> None:
@@ -145,12 +163,18 @@ class SlateQModule(TorchRLModule, QNetAPI, TargetNetworkAPI):
                              f"{sorted(keys)}, action space {self.action_space}")
         self.num_candidates = int(self.action_space.nvec[0])
         self.slate_size = len(self.action_space.nvec)
-        own_dim = gym.spaces.flatdim(own_space)
+        own_dim = self.own_dim = gym.spaces.flatdim(own_space)
+        self.global_state_dim = int(cfg.get("global_state_dim", 0))
         args = (own_space, own_dim, list(cfg.get("fcnet_hiddens", [256, 256])),
                 list(cfg.get("scorer_hiddens", [64, 64])), cfg.get("fcnet_activation", "tanh"),
                 int(cfg.get("id_embedding_dim", 32)))
-        self.q_net = CandidateValues(*args)
+        self.q_net = CandidateValues(*args, relative=True)
         self.choice_model = CandidateValues(*args)
+        self.value_net = None
+        if self.global_state_dim:
+            self.value_net = mlp([own_dim + self.global_state_dim,
+                                  *cfg.get("fcnet_hiddens", [256, 256]), 1],
+                                 cfg.get("fcnet_activation", "tanh"))
         count = math.comb(self.num_candidates, self.slate_size)
         self.slates = (all_slates(self.num_candidates, self.slate_size)
                        if count <= EXACT_SLATES_MAX else None)
@@ -166,7 +190,9 @@ class SlateQModule(TorchRLModule, QNetAPI, TargetNetworkAPI):
         return self.slates
 
     def greedy_slates(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The slates maximising ``Q(s, A)`` under the online networks, and their values."""
+        """The slates maximising ``Q(s, A)`` under the online networks, and their values
+        (``obs``: the own observation, or it followed by the global state)."""
+        obs = obs[..., : self.own_dim]
         q, q_none = self.q_net(obs)
         logits, no_choice = self.choice_model(obs)
         return best_slates(q, q_none, logits, no_choice, self.slate_size,
@@ -189,18 +215,27 @@ class SlateQModule(TorchRLModule, QNetAPI, TargetNetworkAPI):
     # -- learning -----------------------------------------------------------------------
 
     def compute_q_values(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """Online ``Q(s, i)``, ``Q(s, none)`` and choice scores of ``batch[OBS]``."""
-        obs = batch[Columns.OBS]
+        """Online ``Q(s, i)``, ``Q(s, none)`` and choice scores of ``batch[OBS]`` (and, with
+        centralised training, the state value ``V(s, g)``)."""
+        full = batch[Columns.OBS]
+        obs = full[..., : self.own_dim]
         q, q_none = self.q_net(obs)
         logits, no_choice = self.choice_model(obs)
-        return {Q_ITEMS: q, Q_NONE: q_none, CHOICE_LOGITS: logits, NO_CHOICE_LOGIT: no_choice}
+        out = {Q_ITEMS: q, Q_NONE: q_none, CHOICE_LOGITS: logits, NO_CHOICE_LOGIT: no_choice}
+        if self.value_net is not None:
+            out[STATE_VALUE] = self.value_net(full).squeeze(-1)
+        return out
 
     def _forward_train(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         if self.inference_only:
             raise RuntimeError("an inference-only SlateQModule cannot be trained")
         out = self.compute_q_values(batch)
-        with torch.no_grad():  # the TD target's next-state value: target Q, online choice
-            next_obs = batch[Columns.NEXT_OBS]
+        with torch.no_grad():  # the TD target's next-state value
+            next_full = batch[Columns.NEXT_OBS]
+            if self.value_net is not None:  # centralised: V_target of the full next state
+                out[TARGET_NEXT_VALUE] = self._target_value_net(next_full).squeeze(-1)
+                return out
+            next_obs = next_full[..., : self.own_dim]  # the best next slate: target Q
             q, q_none = self._target_q_net(next_obs)
             logits, no_choice = self.choice_model(next_obs)
             out[TARGET_NEXT_VALUE] = best_slates(q, q_none, logits, no_choice,
@@ -210,16 +245,21 @@ class SlateQModule(TorchRLModule, QNetAPI, TargetNetworkAPI):
 
     def make_target_networks(self) -> None:
         self._target_q_net = make_target_network(self.q_net)
+        if self.value_net is not None:
+            self._target_value_net = make_target_network(self.value_net)
 
     def get_target_network_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
-        return [(self.q_net, self._target_q_net)]
+        pairs = [(self.q_net, self._target_q_net)]
+        if self.value_net is not None:
+            pairs.append((self.value_net, self._target_value_net))
+        return pairs
 
     def forward_target(self, batch: dict[str, Any]) -> dict[str, Any]:
-        q, q_none = self._target_q_net(batch[Columns.OBS])
+        q, q_none = self._target_q_net(batch[Columns.OBS][..., : self.own_dim])
         return {Q_ITEMS: q, Q_NONE: q_none}
 
     def get_non_inference_attributes(self) -> list[str]:
-        return ["_target_q_net"]
+        return ["_target_q_net", "value_net", "_target_value_net"]
 
     def get_inference_action_dist_cls(self) -> Any:
         return self.action_dist_cls
@@ -231,11 +271,13 @@ class SlateQModule(TorchRLModule, QNetAPI, TargetNetworkAPI):
         return self.action_dist_cls
 
 
-def slateq_module_spec(own_space: gym.Space, model: dict[str, Any]) -> RLModuleSpec:
+def slateq_module_spec(own_space: gym.Space, global_state_dim: int, model: dict[str, Any]
+                       ) -> RLModuleSpec:
     """The ``RLModuleSpec`` of a :class:`SlateQModule` (flattened spaces filled in by
     RLlib; ``epsilon`` comes from the algorithm config's model config)."""
     return RLModuleSpec(module_class=SlateQModule,
-                        model_config={**model, "own_observation_space": own_space})
+                        model_config={**model, "own_observation_space": own_space,
+                                      "global_state_dim": global_state_dim})
 
 
 def slateq_greedy_slates(module: Any, flat: torch.Tensor) -> Any:

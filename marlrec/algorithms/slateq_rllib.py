@@ -16,6 +16,12 @@ Loss per sampled transition ``(o, A, response, R, o', m, done)``:
   target Q-network and the online choice model, maximised as the module acts.
 - **choice model**: the cross-entropy of the observed response among the slate's items and
   "none" under the conditional logit ``v`` (maximum likelihood).
+- **centralised training** (``SlateQ-CTDE``): the bootstrap is ``V_target(o', g')``, the
+  target copy of a state-value network that also reads the env's global state, and that
+  network regresses (Huber) on the same target ``R + gamma^m (1 - done) V_target(o', g')``:
+  the value of the policy that collected the data (the SARSA form of SlateQ's
+  decomposition, Ie et al. 2019 sec. 4), with ``Q(o, i)`` its value given that ``i`` was
+  consumed.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from marlrec.algorithms.slateq_module import (
     NO_CHOICE_LOGIT,
     Q_ITEMS,
     Q_NONE,
+    STATE_VALUE,
     TARGET_NEXT_VALUE,
 )
 from marlrec.algorithms.slateq_replay import SlateResponseEpisodeReplayBuffer
@@ -63,12 +70,15 @@ class SlateQTorchLearner(DQNTorchLearner):
         logits = torch.cat([slate_logits, fwd_out[NO_CHOICE_LOGIT].unsqueeze(1)], dim=1)
         label = torch.where(consumed, response, torch.full_like(response, actions.shape[1]))
         choice_loss = functional.cross_entropy(logits, label)
+        value_loss = torch.zeros(())
+        if STATE_VALUE in fwd_out:  # centralised training: V(s, g) on the same target
+            value_loss = loss_fn(fwd_out[STATE_VALUE], target.detach())
         self.metrics.log_dict({
             "qf_loss": q_loss.detach(), "choice_loss": choice_loss.detach(),
             "qf_mean": q_taken.detach().mean(), "td_error_mean": td_error.abs().mean().detach(),
-            "consumed_share": consumed.float().mean(),
+            "consumed_share": consumed.float().mean(), "value_loss": value_loss.detach(),
         }, key=module_id, window=1)
-        return q_loss + choice_loss
+        return q_loss + choice_loss + value_loss
 
 
 class SlateQConfig(DQNConfig):

@@ -18,9 +18,11 @@ is allowed, e.g. ``experiment.roles.user.behaviour: 'oracle' is not one of
       user: {learned: false, behaviour: choice_model}
     sharing: per_role            # independent | per_role | shared | consensus, or a list
     consensus_strength: 0.01     # sharing: consensus pulls modules to their role's mean
-    algorithms: [PPO, MAPPO]     # PPO | MAPPO | APPO | IMPALA | DQN
+    algorithms: [PPO, MAPPO]     # PPO | MAPPO | APPO | IMPALA | DQN | SlateQ
     model: {slate_actor: candidate_scoring, fcnet_hiddens: [256, 256]}
     training: {train_batch_size_per_learner: 2000, lr: 0.0003}   # AlgorithmConfig.training
+    #   an algorithm's name holds its own keys over the shared ones: {lr: 0.0003,
+    #   PPO: {num_epochs: 4}, SlateQ: {n_step: 200}}
     seeds: [0, 1, 2]
     stop: {env_steps: 20000}
     resources: {num_env_runners: 1, num_envs_per_env_runner: 1}
@@ -272,7 +274,7 @@ class ExperimentSpec:
     consensus_strength: float = 0.01  # penalty on ||theta - role mean||^2
     algorithms: list[str] = field(default_factory=lambda: ["PPO"])
     model: ModelSpec = field(default_factory=ModelSpec)
-    training: dict[str, Any] = field(default_factory=dict)  # AlgorithmConfig.training(...)
+    training: dict[str, Any] = field(default_factory=dict)  # see training_of
     seeds: list[int] = field(default_factory=lambda: [0])
     stop: StopSpec = field(default_factory=StopSpec)
     resources: ResourcesSpec = field(default_factory=ResourcesSpec)
@@ -759,14 +761,30 @@ def _check_model(spec: ExperimentSpec, path: str) -> None:
     _at_least(f"{path}.id_embedding_dim", model.id_embedding_dim, 1)
 
 
+def training_of(spec: ExperimentSpec, algorithm: str) -> dict[str, Any]:
+    """The ``AlgorithmConfig.training()`` keys of ``algorithm``: the spec's shared
+    ``training:`` keys, under the keys of its own block (``training.<algorithm>``)."""
+    shared = {k: v for k, v in spec.training.items() if k not in ALGORITHMS}
+    return {**shared, **spec.training.get(algorithm, {})}
+
+
 def _check_training(spec: ExperimentSpec, path: str) -> None:
     """Training keys must be parameters of every named algorithm's RLlib ``training()``
-    (``Algorithm.training_keys``)."""
+    (``Algorithm.training_keys``); an algorithm's own block must name a spec algorithm."""
+    for name, block in spec.training.items():
+        if name in ALGORITHMS:
+            if name not in spec.algorithms:
+                raise SpecError(f"{path}.{name}: a block for {name}, which is not in "
+                                f"algorithms {spec.algorithms}")
+            if not isinstance(block, dict):
+                raise SpecError(f"{path}.{name}: {block!r} must be a mapping of {name}'s "
+                                "own training keys")
     for algo in spec.algorithms:
         allowed = ALGORITHMS[algo].training_keys
-        unknown = sorted(set(spec.training) - allowed)
+        unknown = sorted(set(training_of(spec, algo)) - allowed)
         if unknown:
-            raise SpecError(f"{path}: unknown key(s) {unknown} for {algo}; allowed: "
+            where = f"{path}.{algo}" if set(unknown) & set(spec.training.get(algo, {})) else path
+            raise SpecError(f"{where}: unknown key(s) {unknown} for {algo}; allowed: "
                             f"{sorted(allowed)}")
 
 

@@ -30,7 +30,7 @@ import envs
 from marlrec.algorithms import ALGORITHMS, Algorithm
 from marlrec.algorithms.actor_critic import actor_critic_spec
 from marlrec.algorithms.consensus import STRENGTH_KEY, consensus_learner
-from marlrec.config.spec import ExperimentSpec
+from marlrec.config.spec import ExperimentSpec, training_of
 from marlrec.encoder.rllib import EncoderMetricsEnvRunner, encoder_pool_callback
 from marlrec.evaluation.protocol import env_encoders
 from marlrec.training.connectors import env_to_module_connectors
@@ -44,7 +44,7 @@ def learned_module_spec(info: Algorithm, spec: ExperimentSpec, own_space: Any,
     """The module of a learned role: marlrec's actor-critic or RLlib's default MLP."""
     model = spec.model
     if info.module is not None:
-        return info.module_spec(own_space, {
+        return info.module_spec(own_space, state_dim if info.centralised_critic else 0, {
             "fcnet_hiddens": list(model.fcnet_hiddens),
             "fcnet_activation": model.fcnet_activation,
             "scorer_hiddens": list(model.scorer_hiddens),
@@ -111,7 +111,7 @@ def build_algorithm_config(spec: ExperimentSpec, algorithm: str, sharing: str, s
         .multi_agent(policies=list(specs), policy_mapping_fn=AgentToModule(table),
                      policies_to_train=sorted(specs))
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=specs))
-        .training(**{**info.training_defaults, **spec.training})
+        .training(**{**info.training_defaults, **training_of(spec, algorithm)})
         .callbacks(callbacks)
         .debugging(seed=seed)
     )

@@ -312,7 +312,7 @@ def _run_grid(spec: ExperimentSpec, folder: Path, resume: bool, encoder: Any,
         algorithm, sharing = group.algorithm, group.sharing
         searched = None if spec.search is None else run_search(spec, folder, group, encoder)
         config = build_algorithm_config(
-            searched_training(variant_spec(spec, group.variant), searched), algorithm,
+            searched_training(variant_spec(spec, group.variant), algorithm, searched), algorithm,
             sharing, seed=spec.seeds[0], encoder=encoder)
         config = config.debugging(seed=tune.grid_search(list(spec.seeds)))
         callbacks = config.callbacks_class  # a list, as build_algorithm_config sets it

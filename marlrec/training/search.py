@@ -126,11 +126,14 @@ def run_search(spec: ExperimentSpec, folder: Path, group: TrainingGroup, encoder
     return entry
 
 
-def searched_training(spec: ExperimentSpec, entry: dict[str, Any] | None) -> ExperimentSpec:
-    """``spec`` with the winner's training keys over its own (``spec`` without a search)."""
+def searched_training(spec: ExperimentSpec, algorithm: str, entry: dict[str, Any] | None
+                      ) -> ExperimentSpec:
+    """``spec`` with the winner's training keys over ``algorithm``'s own (``spec`` without
+    a search)."""
     if entry is None:
         return spec
-    return replace(spec, training={**spec.training, **entry["winner"]})
+    return replace(spec, training={**spec.training, algorithm: {
+        **spec.training.get(algorithm, {}), **entry["winner"]}})
 
 
 def search_markdown(folder: Path) -> str:

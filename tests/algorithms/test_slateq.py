@@ -108,12 +108,12 @@ def local_ray():
     ray.shutdown()
 
 
-def slateq_spec(**training) -> object:
+def slateq_spec(algorithm: str = "SlateQ", **training) -> object:
     return parse_spec({
         "name": "slateq", "env": {"preset": "interest_evolution", "params": TINY},
         "roles": {"slate_policy": {"learned": True}, "user": {"learned": False},
                   "provider": {"learned": False}},
-        "algorithms": ["SlateQ"], "sharing": "per_role",
+        "algorithms": [algorithm], "sharing": "per_role",
         "training": {"train_batch_size_per_learner": 32,
                      "num_steps_sampled_before_learning_starts": 40, **training},
         "resources": {"num_env_runners": 0}})
@@ -148,29 +148,34 @@ def test_the_buffer_pairs_each_slate_with_the_response_to_it(local_ray):
         algo.stop()
 
 
-def test_slateq_trains_through_rllib_and_acts_greedily(local_ray):
-    """A few iterations on the tiny ecosystem: the losses are finite, the target network
-    syncs, and the evaluation adapter's slates are the module's best slates."""
+@pytest.mark.parametrize("algorithm", ["SlateQ", "SlateQ-CTDE"])
+def test_slateq_trains_through_rllib_and_acts_greedily(local_ray, algorithm):
+    """A few iterations on the tiny ecosystem: the losses are finite, the target networks
+    sync, and the evaluation adapter's slates are the module's best slates, from the own
+    observation alone (SlateQ-CTDE's value network reads the global state too)."""
     from ray.rllib.core.columns import Columns
 
     from marlrec.training.rllib_config import build_algorithm_config
 
-    config = build_algorithm_config(slateq_spec(target_network_update_freq=50), "SlateQ",
-                                    "per_role", seed=0)
+    config = build_algorithm_config(slateq_spec(algorithm, target_network_update_freq=50),
+                                    algorithm, "per_role", seed=0)
     algo = config.build_algo()
     try:
         for _ in range(3):
             result = algo.train()
         learner = result["learners"]["slate_policy"]
-        for key in ("qf_loss", "choice_loss", "qf_mean"):
+        for key in ("qf_loss", "choice_loss", "qf_mean", "value_loss"):
             assert np.isfinite(learner[key]), key
+        assert (learner["value_loss"] > 0) == (algorithm == "SlateQ-CTDE")
         assert learner["num_target_updates"] >= 1
         module = algo.get_module("slate_policy")
+        own_dim = module.own_dim
         episodes = algo.env_runner.sample(num_timesteps=20)
         flat = torch.as_tensor(np.stack([
             agent.get_observations()[0] for episode in episodes
             for agent in episode.agent_episodes.values()]), dtype=torch.float32)
-        greedy = ALGORITHMS["SlateQ"].greedy_action()(module, flat)
+        assert flat.shape[1] == own_dim + module.global_state_dim
+        greedy = ALGORITHMS[algorithm].greedy_action()(module, flat[:, :own_dim])
         assert greedy.shape == (len(flat), TINY["slate_size"])
         assert all(len(set(s)) == TINY["slate_size"] for s in greedy.tolist())
         with torch.no_grad():

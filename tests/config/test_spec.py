@@ -410,3 +410,20 @@ def test_bad_searches_name_the_key_value_and_what_is_allowed(search, message):
         parse_spec({**GOOD, "evaluation": {"episodes": 2, "seed": 1000,
                                            "baselines": ["random"]}, "search": search})
     assert message in str(info.value)
+
+
+def test_an_algorithms_own_training_block_overrides_the_shared_keys():
+    from marlrec.config.spec import training_of
+
+    spec = parse_spec({**GOOD, "algorithms": ["PPO", "SlateQ"],
+                       "roles": {"slate_policy": {"learned": True},
+                                 "user": {"learned": False}, "provider": {"learned": False}},
+                       "training": {"lr": 0.001, "PPO": {"num_epochs": 4},
+                                    "SlateQ": {"n_step": 50, "lr": 0.01}}})
+    assert training_of(spec, "PPO") == {"lr": 0.001, "num_epochs": 4}
+    assert training_of(spec, "SlateQ") == {"lr": 0.01, "n_step": 50}
+    with pytest.raises(SpecError, match=r"experiment.training.PPO: unknown key\(s\) \['n_step'\]"):
+        parse_spec({**GOOD, "training": {"PPO": {"n_step": 3}}})
+    with pytest.raises(SpecError, match="experiment.training.DQN: a block for DQN, which is "
+                                        "not in algorithms"):
+        parse_spec({**GOOD, "training": {"DQN": {"lr": 0.1}}})
