@@ -12,15 +12,17 @@ transitions aligned to the response:
 
 with ``r_k`` the reward RLlib stored with ``a_k`` and ``m = min(n_step, L - 1 - t)`` for a
 trajectory of ``L`` actions; ``done`` when the episode terminated with the step that
-answered ``a_(t+m-1)``. A slate that was never shown (its session ended before it, so the
-next user got a cold open: response ``envs.NOT_CHOSEN``) and the last action of a
-trajectory (never answered) give no transition.
+answered ``a_(t+m-1)``; and the discounted return-to-go ``sum_j gamma^j r_(t+1+j)`` to the
+trajectory's end (the Monte-Carlo target of SlateQ-CTDE's state value). A slate that
+was never shown (its session ended before it, so the next user got a cold open: response
+``envs.NOT_CHOSEN``) and the last action of a trajectory (never answered) give no
+transition.
 
 A trajectory is stored once its episode is done (chunks of a running episode wait in
 ``pending``); the oldest trajectories are evicted beyond ``capacity`` transitions.
 ``sample`` returns RLlib ``SingleAgentEpisode`` pairs ``[o_t, o_(t+m)]`` as RLlib's own
-multi-agent buffer does, with ``n_step`` (``m``), ``weights`` and ``slate_response`` in
-their extra model outputs: ``num_items`` transitions per module, uniformly.
+multi-agent buffer does, with ``n_step`` (``m``), ``weights``, ``slate_response`` and
+``return_to_go`` in their extra model outputs: ``num_items`` transitions per module, uniformly.
 """
 
 from __future__ import annotations
@@ -151,8 +153,9 @@ class SlateResponseEpisodeReplayBuffer(EpisodeReplayBuffer):
                     ) -> SingleAgentEpisode:
         last = len(tr.actions) - 1  # the last step that answered a slate
         m = min(n_step, last - t)
-        rewards = np.asarray(tr.rewards[t + 1: t + 1 + m], np.float64)
-        ret = float(np.sum(rewards * gamma ** np.arange(m)))
+        ahead = np.asarray(tr.rewards[t + 1:], np.float64)  # every reward after a_t's
+        discounts = gamma ** np.arange(ahead.size)
+        ret = float(np.sum(ahead[:m] * discounts[:m]))
         done = t + m == last
         return SingleAgentEpisode(
             id_=tr.episode_id, agent_id=tr.agent_id, module_id=tr.module_id,
@@ -161,7 +164,8 @@ class SlateResponseEpisodeReplayBuffer(EpisodeReplayBuffer):
             actions=[tr.actions[t]], rewards=[ret],
             terminated=done and tr.terminated, truncated=done and tr.truncated,
             extra_model_outputs={"weights": [1.0], "n_step": [m],
-                                 "slate_response": [tr.responses[t + 2]]},
+                                 "slate_response": [tr.responses[t + 2]],
+                                 "return_to_go": [float(np.sum(ahead * discounts))]},
             len_lookback_buffer=0, t_started=t)
 
     def get_state(self) -> dict[str, Any]:

@@ -18,10 +18,11 @@ Loss per sampled transition ``(o, A, response, R, o', m, done)``:
   "none" under the conditional logit ``v`` (maximum likelihood).
 - **centralised training** (``SlateQ-CTDE``): the bootstrap is ``V_target(o', g')``, the
   target copy of a state-value network that also reads the env's global state, and that
-  network regresses (Huber) on the same target ``R + gamma^m (1 - done) V_target(o', g')``:
-  the value of the policy that collected the data (the SARSA form of SlateQ's
+  network regresses (Huber) on the discounted return-to-go of the trajectory (Monte
+  Carlo: the value of the policies that collected the data, the SARSA form of SlateQ's
   decomposition, Ie et al. 2019 sec. 4), with ``Q(o, i)`` its value given that ``i`` was
-  consumed.
+  consumed. Monte-Carlo targets keep the value from chasing its own bootstrap (TD
+  targets with ``gamma`` near 1 inflated it in the RecSim pilots).
 """
 
 from __future__ import annotations
@@ -71,8 +72,8 @@ class SlateQTorchLearner(DQNTorchLearner):
         label = torch.where(consumed, response, torch.full_like(response, actions.shape[1]))
         choice_loss = functional.cross_entropy(logits, label)
         value_loss = torch.zeros(())
-        if STATE_VALUE in fwd_out:  # centralised training: V(s, g) on the same target
-            value_loss = loss_fn(fwd_out[STATE_VALUE], target.detach())
+        if STATE_VALUE in fwd_out:  # centralised training: V(s, g) on the return-to-go
+            value_loss = loss_fn(fwd_out[STATE_VALUE], batch["return_to_go"].float())
         self.metrics.log_dict({
             "qf_loss": q_loss.detach(), "choice_loss": choice_loss.detach(),
             "qf_mean": q_taken.detach().mean(), "td_error_mean": td_error.abs().mean().detach(),
