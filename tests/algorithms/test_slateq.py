@@ -144,6 +144,12 @@ def test_the_buffer_pairs_each_slate_with_the_response_to_it(local_ray):
         longer = buffer.sample(200, n_step=3, gamma=0.5)
         steps = np.array([e.get_extra_model_outputs("n_step")[0] for e in longer])
         assert set(steps) <= {1, 2, 3} and (steps == 3).mean() > 0.5
+        # the return-to-go (SlateQ-CTDE's value target) is the n-step return to the end
+        whole = buffer.sample(100, n_step=10_000, gamma=0.9)
+        for episode in whole:
+            assert episode.get_extra_model_outputs("return_to_go")[0] == pytest.approx(
+                episode.get_rewards()[0])
+            assert episode.is_done
     finally:
         algo.stop()
 
