@@ -142,8 +142,9 @@ def plot_study(study: dict[str, Any], path: Path) -> None:
 
 def study_markdown(study: dict[str, Any], command: str, logging: str) -> str:
     """``ope.md``: per target the truth and each estimator's bias, std and RMSE at the
-    smallest and largest log sizes."""
+    smallest and largest log sizes (once, for a study of one size)."""
     small, large = study["sizes"][0], study["sizes"][-1]
+    sizes = [small] if small == large else [small, large]
     lines = [f"# Off-policy evaluation from {study['rows']:,} logged slates", "",
              f"Made by `{command}`. Logging policy: {logging}; mean logged reward "
              f"{study['logging_value']['logged_reward_mean']:.3g} (its expected value "
@@ -156,13 +157,13 @@ def study_markdown(study: dict[str, Any], command: str, logging: str) -> str:
                   f"The logging policy showed the target's slate in "
                   f"{entry['logged_share']:.1%} of the contexts (largest importance weight "
                   f"{entry['max_weight']:.3g}).", "",
-                  f"| estimator | bias (n={small:,}) | std (n={small:,}) | RMSE (n={small:,}) "
-                  f"| bias (n={large:,}) | std (n={large:,}) | RMSE (n={large:,}) |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+                  "| estimator | " + " | ".join(f"bias (n={n:,}) | std (n={n:,}) | RMSE (n={n:,})"
+                                                for n in sizes) + " |",
+                  "|---|" + "---:|" * (3 * len(sizes))]
         for estimator in ESTIMATORS:
-            a, b = entry["by_size"][small][estimator], entry["by_size"][large][estimator]
-            lines.append(f"| {estimator} | {a['bias']:.3g} | {a['std']:.3g} | {a['rmse']:.3g} "
-                         f"| {b['bias']:.3g} | {b['std']:.3g} | {b['rmse']:.3g} |")
+            cells = [entry["by_size"][n][estimator] for n in sizes]
+            lines.append(f"| {estimator} | " + " | ".join(
+                f"{c['bias']:.3g} | {c['std']:.3g} | {c['rmse']:.3g}" for c in cells) + " |")
         lines.append("")
     lines.append("![bias, standard deviation and RMSE against log size](ope_error.png)")
     return "\n".join(lines) + "\n"

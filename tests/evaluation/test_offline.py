@@ -151,3 +151,22 @@ def test_slate_policies_trained_from_the_logs_play_online_beside_the_logging_pol
     import ray
 
     assert not ray.is_initialized()  # the Ray that marlrec log started is gone
+
+
+def test_the_study_table_shows_each_log_size_once():
+    from marlrec.offline.estimators import ESTIMATORS
+    from marlrec.offline.study import study_markdown
+
+    cell = {"bias": 0.1, "std": 0.2, "rmse": 0.3}
+    study = {"rows": 5000, "repeats": 3, "sizes": [1000],
+             "logging_value": {"logged_reward_mean": 2.0, "expected": 2.0},
+             "targets": {"random": {"truth": 1.0, "logged_share": 1.0, "max_weight": 9.0,
+                                    "by_size": {1000: dict.fromkeys(ESTIMATORS, cell)}}}}
+    text = study_markdown(study, "marlrec log x.yaml", "a logger")
+    header = next(line for line in text.splitlines() if line.startswith("| estimator"))
+    assert header.count("bias (n=1,000)") == 1
+    study["sizes"] = [100, 1000]
+    study["targets"]["random"]["by_size"][100] = dict.fromkeys(ESTIMATORS, cell)
+    header = next(line for line in study_markdown(study, "c", "l").splitlines()
+                  if line.startswith("| estimator"))
+    assert "bias (n=100)" in header and "bias (n=1,000)" in header
