@@ -12,9 +12,11 @@ Its greedy action is the slate of highest decomposed value.
 
 Training keys: DQN's (``epsilon``, ``n_step``, ``target_network_update_freq``, ``tau``,
 ``replay_buffer_config``, ``num_steps_sampled_before_learning_starts``,
-``training_intensity``, ...). ``n_step`` > 1 uses ``n_step`` observed rewards before
-bootstrapping: in RecSim-style sessions whose length hangs on a budget the slate policy
-never observes, one-step targets cannot credit an item with the session it prolongs;
+``training_intensity``, ...). ``n_step`` defaults to 2: the env answers a slate one step
+later, so the observation one step after a slate was made before the response to it, and
+only a target of two or more steps bootstraps from a state that shows what the response
+did. In RecSim-style sessions whose length hangs on a budget the slate policy never
+observes, even that cannot credit an item with the session it prolongs;
 :data:`SLATEQ_CTDE` bootstraps from a value of the env's global state instead.
 """
 
@@ -36,6 +38,7 @@ SLATEQ = Algorithm(
         "n_step", "training_intensity", "td_error_loss_fn"},
     slate_actors=("candidate_scoring",),
     sharing_modes=("independent", "per_role", "shared"),
+    training_defaults={"n_step": 2},
     module="marlrec.algorithms.slateq_module:slateq_module_spec",
     greedy="marlrec.algorithms.slateq_module:slateq_greedy_slates",
 )
@@ -44,10 +47,8 @@ SLATEQ_CTDE = replace(
     SLATEQ, name="SlateQ-CTDE",
     description="SlateQ with centralised training: its TD target bootstraps from a state "
                 "value that also reads the env's global state (slate policies only)",
-    centralised_critic=True, training_defaults={"n_step": 2},
+    centralised_critic=True,
 )
 """SlateQ whose bootstrap value reads ``env.state()`` in training (centralised training,
 decentralised execution, as MAPPO's critic): the Q network and the choice model, and so
-acting, read the own observation only. ``n_step`` defaults to 2: the observation two steps
-after a slate is the first that follows the response to it (the env answers a slate one
-step later)."""
+acting, read the own observation only."""

@@ -100,6 +100,8 @@ class SlateResponseEpisodeReplayBuffer(EpisodeReplayBuffer):
                     continue
                 key = (episode.id_, agent_id)
                 trajectory = self.pending.get(key)
+                if trajectory is None and chunk.t_started > 0:
+                    continue  # the rest of an episode whose start this buffer never saw
                 first = trajectory is None
                 if first:
                     trajectory = Trajectory(episode.id_, agent_id,

@@ -154,7 +154,8 @@ def test_the_buffer_pairs_each_slate_with_the_response_to_it(local_ray):
         algo.stop()
 
 
-@pytest.mark.parametrize("algorithm", ["SlateQ", "SlateQ-CTDE"])
+@pytest.mark.parametrize("algorithm", [pytest.param("SlateQ", marks=pytest.mark.slow),
+                                       "SlateQ-CTDE"])
 def test_slateq_trains_through_rllib_and_acts_greedily(local_ray, algorithm):
     """A few iterations on the tiny ecosystem: the losses are finite, the target networks
     sync, and the evaluation adapter's slates are the module's best slates, from the own
