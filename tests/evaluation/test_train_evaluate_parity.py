@@ -94,7 +94,9 @@ def test_evaluation_env_uses_the_encoder_object_training_used():
 
 def test_greedy_action_of_every_algorithm_is_the_modules_best_action():
     """PPO-family modules: the mode of the action distribution; DQN: the argmax of its
-    Q-values (its forward_inference returns no logits)."""
+    Q-values (its forward_inference returns no logits). On the providers' Discrete
+    actions, so every algorithm that learns them (SlateQ's slates:
+    tests/algorithms/test_slateq.py)."""
     import torch
     from ray.rllib.algorithms.dqn.default_dqn_rl_module import QF_PREDS
 
@@ -106,13 +108,14 @@ def test_greedy_action_of_every_algorithm_is_the_modules_best_action():
         "name": "t", "env": {"preset": "creator_economy", "params": {
             **TINY, "user_state": "item_mean"}},
         "roles": {"slate_policy": {"learned": False}, "provider": {"learned": True}},
-        "algorithms": list(ALGORITHMS)})
+        "algorithms": [n for n, a in ALGORITHMS.items() if a.discrete_actions]})
     eco = envs.make_env("creator_economy", **{**TINY, "user_state": "item_mean"})
     eco.reset(seed=1)
     obs = eco.role_observations()["provider"]
     space = eco.observation_space("provider_0")
     flat = torch.from_numpy(flatten_batch(obs, space))
-    for name, info in ALGORITHMS.items():
+    for name in spec.algorithms:
+        info = ALGORITHMS[name]
         config = build_algorithm_config(spec, name, "per_role", seed=0)
         module = config.get_multi_rl_module_spec(
             env=EcosystemMultiAgentEnv(config.env_config)).build()["provider"]

@@ -26,6 +26,8 @@ def tiny_spec(sharing: str, preset: str = "creator_economy", roles: dict | None 
 
 # Value-based algorithms cannot learn the slate policy's MultiDiscrete slates: script it.
 SCRIPTED_SLATES = {"slate_policy": {"learned": False}}
+# Slate-only algorithms (SlateQ) cannot learn the providers' Discrete releases: script them.
+SCRIPTED_PROVIDERS = {"provider": {"learned": False}}
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +56,10 @@ def test_every_supported_combination_trains(local_ray, algorithm, sharing):
     training = {"train_batch_size_per_learner": 120}
     reporting = {"min_time_s_per_iteration": 1}
     info = ALGORITHMS[algorithm]  # settings by capability: a new algorithm needs no edit here
-    roles = None if info.multi_discrete_actions else SCRIPTED_SLATES
+    if sharing not in info.sharing_modes:
+        pytest.skip(f"{algorithm} does not support sharing {sharing!r} (refused by the spec)")
+    roles = (SCRIPTED_SLATES if not info.multi_discrete_actions
+             else SCRIPTED_PROVIDERS if not info.discrete_actions else None)
     if info.on_policy:
         training.update(minibatch_size=60, num_epochs=1)
     if "replay_buffer_config" in info.training_keys:  # learns from a replay buffer
