@@ -75,6 +75,9 @@ def test_consensus_learners_pickle_by_reference_into_a_fresh_process():
 def test_capabilities_say_which_roles_each_algorithm_learns():
     assert ALGORITHMS["DQN"].refused_roles(["slate_policy", "user"]) == ["slate_policy"]
     assert not ALGORITHMS["DQN"].on_policy and ALGORITHMS["PPO"].on_policy
-    assert ALGORITHMS["MAPPO"].centralised_critic
-    assert not any(a.centralised_critic for n, a in ALGORITHMS.items() if n != "MAPPO")
+    central = {"MAPPO", "SlateQ-CTDE"}
+    assert all(ALGORITHMS[n].centralised_critic for n in central)
+    assert not any(a.centralised_critic for n, a in ALGORITHMS.items() if n not in central)
     assert ALGORITHMS["DQN"].slate_actors == ("mlp",)
+    assert ALGORITHMS["SlateQ"].refused_roles(["slate_policy", "user", "provider"]) == [
+        "user", "provider"]

@@ -52,7 +52,8 @@ def test_the_grid_takes_several_sharing_modes_and_algorithms():
         ({"sharing": "federated"}, "experiment.sharing: 'federated' is not one of "
                                    "['independent', 'per_role', 'shared', 'consensus']"),
         ({"algorithms": ["SAC"]}, "experiment.algorithms[0]: 'SAC' is not one of "
-                                  "['PPO', 'MAPPO', 'APPO', 'IMPALA', 'DQN', 'SlateQ']"),
+                                  "['PPO', 'MAPPO', 'APPO', 'IMPALA', 'DQN', 'SlateQ', "
+                                  "'SlateQ-CTDE']"),
         ({"sharing": ["per_role", "federated"]}, "experiment.sharing[1]: 'federated' is not "
                                                  "one of"),
         ({"sharing": ["shared", "shared"]}, "experiment.sharing: ['shared', 'shared'] must "
