@@ -28,6 +28,13 @@ def argmax_q_values(module: Any, flat: Any) -> Any:
     return q_values.argmax(dim=-1).numpy().astype(np.int64)
 
 
+Q_LEARNING_TRAINING_KEYS = ALGORITHM_CONFIG_TRAINING_KEYS | {
+    "target_network_update_freq", "replay_buffer_config", "store_buffer_in_checkpoints",
+    "epsilon", "adam_epsilon", "num_steps_sampled_before_learning_starts", "tau", "n_step",
+    "training_intensity", "td_error_loss_fn"}
+"""RLlib's DQN ``training()`` keys that any Q-learner on its loop reads (SlateQ's); DQN adds
+its Rainbow options."""
+
 DQN = Algorithm(
     name="DQN",
     description="deep Q-learning (Discrete actions: users, providers)",
@@ -35,12 +42,10 @@ DQN = Algorithm(
     torch_learner="ray.rllib.algorithms.dqn.torch.dqn_torch_learner:DQNTorchLearner",
     discrete_actions=True, multi_discrete_actions=False, continuous_actions=False,
     on_policy=False,
-    training_keys=ALGORITHM_CONFIG_TRAINING_KEYS | {
-        "target_network_update_freq", "replay_buffer_config", "store_buffer_in_checkpoints",
-        "lr_schedule", "epsilon", "adam_epsilon", "num_steps_sampled_before_learning_starts",
-        "tau", "num_atoms", "v_min", "v_max", "noisy", "sigma0", "dueling", "hiddens",
-        "double_q", "n_step", "before_learn_on_batch", "training_intensity",
-        "td_error_loss_fn", "categorical_distribution_temperature", "burn_in_len"},
+    training_keys=Q_LEARNING_TRAINING_KEYS | {
+        "lr_schedule", "num_atoms", "v_min", "v_max", "noisy", "sigma0", "dueling", "hiddens",
+        "double_q", "before_learn_on_batch", "categorical_distribution_temperature",
+        "burn_in_len"},
     training_defaults={"replay_buffer_config": {"type": "MultiAgentEpisodeReplayBuffer",
                                                 "capacity": 50_000}},
     greedy="marlrec.algorithms.dqn:argmax_q_values",

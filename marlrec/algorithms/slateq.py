@@ -22,7 +22,8 @@ observes, even that cannot credit an item with the session it prolongs;
 
 from dataclasses import replace
 
-from marlrec.algorithms.algorithm import ALGORITHM_CONFIG_TRAINING_KEYS, Algorithm
+from marlrec.algorithms.algorithm import Algorithm
+from marlrec.algorithms.dqn import Q_LEARNING_TRAINING_KEYS
 
 SLATEQ = Algorithm(
     name="SlateQ",
@@ -32,10 +33,7 @@ SLATEQ = Algorithm(
     torch_learner="marlrec.algorithms.slateq_rllib:SlateQTorchLearner",
     discrete_actions=False, multi_discrete_actions=True, continuous_actions=False,
     on_policy=False,
-    training_keys=ALGORITHM_CONFIG_TRAINING_KEYS | {
-        "target_network_update_freq", "replay_buffer_config", "store_buffer_in_checkpoints",
-        "epsilon", "adam_epsilon", "num_steps_sampled_before_learning_starts", "tau",
-        "n_step", "training_intensity", "td_error_loss_fn"},
+    training_keys=Q_LEARNING_TRAINING_KEYS,
     slate_actors=("candidate_scoring",),
     sharing_modes=("independent", "per_role", "shared"),
     training_defaults={"n_step": 2},
