@@ -198,6 +198,15 @@ class SlateQModule(TorchRLModule, QNetAPI, TargetNetworkAPI):
         return best_slates(q, q_none, logits, no_choice, self.slate_size,
                            self._device_slates(obs))
 
+    def candidate_scores(self, obs: torch.Tensor) -> torch.Tensor:
+        """``(B, C)``: the value ``Q(s, {i})`` of showing each candidate alone, the score by
+        which offline ranking orders items."""
+        obs = obs[..., : self.own_dim]
+        q, q_none = self.q_net(obs)
+        logits, no_choice = self.choice_model(obs)
+        return slate_value(q.unsqueeze(-1), q_none.unsqueeze(-1), torch.exp(
+            logits - no_choice.unsqueeze(-1)).unsqueeze(-1), torch.ones_like(q))
+
     def _forward_inference(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         return {Columns.ACTIONS: self.greedy_slates(batch[Columns.OBS])[0]}
 

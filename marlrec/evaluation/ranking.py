@@ -163,8 +163,9 @@ def policy_scores(behaviour: Any, env: Any, data: MovieLens100k, train: np.ndarr
                   users_per_batch: int = 16) -> np.ndarray:
     """``(n_users, n_items)`` scores of a learned slate policy (a
     :class:`marlrec.evaluation.learned_behaviour.LearnedBehaviour`): its first slot's logits
-    for every movie, shown ``num_candidates`` at a time as candidates of an observation built as
-    ``env`` builds them at a session's start (the user's state, see :func:`user_states`;
+    (SlateQ: the value of showing the movie alone) for every movie, shown
+    ``num_candidates`` at a time as candidates of an observation built as ``env`` builds
+    them at a session's start (the user's state, see :func:`user_states`;
     appeal, popularity and quality from the training ratings, none for ``cold_start``'s
     new movies; nothing observed yet; ids for ``user_state="id"``; vectors in the env's
     observation basis, the similarity feature at full width). Exact
@@ -208,7 +209,7 @@ def policy_scores(behaviour: Any, env: Any, data: MovieLens100k, train: np.ndarr
             obs["candidate_attributes"] = env.item_features.build(items, env.catalog.provider)
         if cfg.intent == "on":  # offline there is no stated intent
             obs["intent"] = np.zeros_like(obs["user_state"])
-        first_slot = behaviour.action_dist_inputs(obs)[:, :c].cpu().numpy()
+        first_slot = behaviour.candidate_scores(obs).cpu().numpy()
         out[users] = first_slot.reshape(users.size, chunks * c)[:, :n]
     return out
 
