@@ -203,3 +203,27 @@ def test_the_spec_refuses_what_slateq_cannot_learn():
     with pytest.raises(SpecError, match="num_atoms"):
         parse_spec({"name": "t", "env": {"preset": "interest_evolution", "params": TINY},
                     "algorithms": ["SlateQ"], "training": {"num_atoms": 51}})
+
+
+def test_candidate_scores_are_the_values_of_one_item_slates():
+    """Offline ranking orders items by ``candidate_scores``: the value of showing each
+    candidate alone, whose best is the exact optimum over one-item slates."""
+    import gymnasium as gym
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    from marlrec.algorithms.slateq_module import SlateQModule
+
+    env = envs.make_env("interest_evolution", **TINY)
+    own = env.observation_space("slate_policy_0")
+    module = RLModuleSpec(
+        module_class=SlateQModule,
+        observation_space=gym.spaces.Box(-np.inf, np.inf, (gym.spaces.flatdim(own),)),
+        action_space=gym.spaces.MultiDiscrete([TINY["num_candidates"]]),
+        model_config={"own_observation_space": own}).build()
+    flat = torch.randn(8, gym.spaces.flatdim(own))
+    scores = module.candidate_scores(flat)
+    with torch.no_grad():
+        slates, values = module.greedy_slates(flat)
+    np.testing.assert_allclose(scores.max(-1).values.detach().numpy(), values.numpy(),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(scores.argmax(-1).numpy(), slates[:, 0].numpy())
