@@ -189,21 +189,20 @@ class SlateQModule(TorchRLModule, QNetAPI, TargetNetworkAPI):
             self.slates = self.slates.to(like.device)
         return self.slates
 
-    def greedy_slates(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The slates maximising ``Q(s, A)`` under the online networks, and their values
+    def _online(self, obs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``Q(s, i)``, ``Q(s, none)``, ``v(s, i)``, ``v(s, none)`` of the online networks
         (``obs``: the own observation, or it followed by the global state)."""
-        obs = obs[..., : self.own_dim]
-        q, q_none = self.q_net(obs)
-        logits, no_choice = self.choice_model(obs)
-        return best_slates(q, q_none, logits, no_choice, self.slate_size,
-                           self._device_slates(obs))
+        own = obs[..., : self.own_dim]
+        return (*self.q_net(own), *self.choice_model(own))
+
+    def greedy_slates(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The slates maximising ``Q(s, A)`` under the online networks, and their values."""
+        return best_slates(*self._online(obs), self.slate_size, self._device_slates(obs))
 
     def candidate_scores(self, obs: torch.Tensor) -> torch.Tensor:
         """``(B, C)``: the value ``Q(s, {i})`` of showing each candidate alone, the score by
         which offline ranking orders items."""
-        obs = obs[..., : self.own_dim]
-        q, q_none = self.q_net(obs)
-        logits, no_choice = self.choice_model(obs)
+        q, q_none, logits, no_choice = self._online(obs)
         return slate_value(q.unsqueeze(-1), q_none.unsqueeze(-1), torch.exp(
             logits - no_choice.unsqueeze(-1)).unsqueeze(-1), torch.ones_like(q))
 
@@ -227,9 +226,7 @@ class SlateQModule(TorchRLModule, QNetAPI, TargetNetworkAPI):
         """Online ``Q(s, i)``, ``Q(s, none)`` and choice scores of ``batch[OBS]`` (and, with
         centralised training, the state value ``V(s, g)``)."""
         full = batch[Columns.OBS]
-        obs = full[..., : self.own_dim]
-        q, q_none = self.q_net(obs)
-        logits, no_choice = self.choice_model(obs)
+        q, q_none, logits, no_choice = self._online(full)
         out = {Q_ITEMS: q, Q_NONE: q_none, CHOICE_LOGITS: logits, NO_CHOICE_LOGIT: no_choice}
         if self.value_net is not None:
             out[STATE_VALUE] = self.value_net(full).squeeze(-1)
