@@ -76,16 +76,21 @@ class LearnedBehaviour(ScriptedBehaviour):
                                        env.candidate_items[rows])
         return flat
 
+    def action_dist_inputs(self, obs: Any) -> torch.Tensor:
+        """The module's logits for a batch of (Dict) observations, already in the form the
+        module was trained on (see :func:`action_dist_inputs`)."""
+        return action_dist_inputs(self.module, torch.from_numpy(self.flat_observations(obs)))
+
     def candidate_scores(self, obs: Any) -> torch.Tensor:
         """A slate policy's score of each candidate for a batch of (Dict) observations: its
         first slot's logits (:func:`action_dist_inputs`), or a value-based module's own
         ``candidate_scores`` (SlateQ: the value of showing the candidate alone)."""
-        flat = torch.from_numpy(self.flat_observations(obs))
         if hasattr(self.module, "candidate_scores"):
             with torch.no_grad():
-                return self.module.candidate_scores(flat)
+                return self.module.candidate_scores(
+                    torch.from_numpy(self.flat_observations(obs)))
         candidates = self.observation_space["candidate_features"].shape[0]
-        return action_dist_inputs(self.module, flat)[:, :candidates]
+        return self.action_dist_inputs(obs)[:, :candidates]
 
     def act_with_env(self, env: Any, rows: np.ndarray, obs: Any,
                      rng: np.random.Generator) -> np.ndarray:
