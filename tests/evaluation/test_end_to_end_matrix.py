@@ -39,6 +39,7 @@ TRAINING = {"PPO": {"train_batch_size_per_learner": 60, "minibatch_size": 30, "n
             "SlateQ": {"train_batch_size_per_learner": 16,
                        "num_steps_sampled_before_learning_starts": 30}}
 TRAINING["MAPPO"] = TRAINING["PPO"]
+TRAINING["SlateQ-CTDE"] = TRAINING["SlateQ"]
 
 
 def spec_of(algorithm: str, results_dir: str) -> dict:
