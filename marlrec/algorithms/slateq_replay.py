@@ -28,7 +28,7 @@ multi-agent buffer does, with ``n_step`` (``m``), ``weights``, ``slate_response`
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -53,6 +53,7 @@ class Trajectory:
     responses: list[int]
     terminated: bool = False
     truncated: bool = False
+    _returns: dict[float, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def extend(self, chunk: SingleAgentEpisode, first: bool) -> None:
         """Appends a chunk of the episode (a successor chunk repeats the last
@@ -64,6 +65,16 @@ class Trajectory:
         self.actions.extend(list(chunk.get_actions()))
         self.rewards.extend(float(r) for r in chunk.get_rewards())
         self.terminated, self.truncated = chunk.is_terminated, chunk.is_truncated
+
+    def returns(self, gamma: float) -> np.ndarray:
+        """``G[k] = sum_j gamma^j r_(k+j)`` for every ``k <= L`` (``G[L] = 0``), computed once
+        per stored trajectory and discount."""
+        if gamma not in self._returns:
+            g = np.zeros(len(self.rewards) + 1)
+            for k in range(len(self.rewards) - 1, -1, -1):
+                g[k] = self.rewards[k] + gamma * g[k + 1]
+            self._returns[gamma] = g
+        return self._returns[gamma]
 
     def answered(self) -> np.ndarray:
         """The steps ``t`` whose slate was shown and answered: ``t <= L - 2`` and
@@ -155,9 +166,8 @@ class SlateResponseEpisodeReplayBuffer(EpisodeReplayBuffer):
                     ) -> SingleAgentEpisode:
         last = len(tr.actions) - 1  # the last step that answered a slate
         m = min(n_step, last - t)
-        ahead = np.asarray(tr.rewards[t + 1:], np.float64)  # every reward after a_t's
-        discounts = gamma ** np.arange(ahead.size)
-        ret = float(np.sum(ahead[:m] * discounts[:m]))
+        ahead = np.asarray(tr.rewards[t + 1:t + 1 + m], np.float64)
+        ret = float(np.sum(ahead * gamma ** np.arange(m)))
         done = t + m == last
         return SingleAgentEpisode(
             id_=tr.episode_id, agent_id=tr.agent_id, module_id=tr.module_id,
@@ -167,7 +177,7 @@ class SlateResponseEpisodeReplayBuffer(EpisodeReplayBuffer):
             terminated=done and tr.terminated, truncated=done and tr.truncated,
             extra_model_outputs={"weights": [1.0], "n_step": [m],
                                  "slate_response": [tr.responses[t + 2]],
-                                 "return_to_go": [float(np.sum(ahead * discounts))]},
+                                 "return_to_go": [float(tr.returns(gamma)[t + 1])]},
             len_lookback_buffer=0, t_started=t)
 
     def get_state(self) -> dict[str, Any]:
