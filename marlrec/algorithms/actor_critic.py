@@ -28,7 +28,8 @@ One module class, two choices (``model_config``):
   Acting therefore never needs the global state: the actor also accepts the own
   observation alone (as evaluation rollouts give it).
 
-Modules built ``inference_only`` (on env runners) drop the critic.
+Modules built ``inference_only`` drop the critic (``InferenceOnlyAPI``; docs/training.md says
+where RLlib builds them so).
 """
 
 from __future__ import annotations

@@ -33,7 +33,9 @@ only, so acting never needs the global state.
 Acting: ``forward_inference`` returns that slate; ``forward_exploration`` replaces it with
 a uniformly random slate (distinct candidates) with probability epsilon (the config's
 ``epsilon`` schedule, as RLlib's DQN). The Q networks have target copies
-(``TargetNetworkAPI``) that the learner's TD target reads.
+(``TargetNetworkAPI``) that the learner's TD target reads. Built
+``inference_only``, the module keeps only what acting reads: the online Q network and
+choice model (``InferenceOnlyAPI``).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ import gymnasium as gym
 import torch
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.learner.utils import make_target_network
-from ray.rllib.core.rl_module.apis import QNetAPI, TargetNetworkAPI
+from ray.rllib.core.rl_module.apis import InferenceOnlyAPI, QNetAPI, TargetNetworkAPI
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.core.rl_module.torch import TorchRLModule
 from ray.rllib.utils.schedules.scheduler import Scheduler
@@ -140,7 +142,7 @@ def best_slates(q: torch.Tensor, q_none: torch.Tensor, logits: torch.Tensor,
     return chosen, numerator / denominator
 
 
-class SlateQModule(TorchRLModule, QNetAPI, TargetNetworkAPI):
+class SlateQModule(TorchRLModule, InferenceOnlyAPI, QNetAPI, TargetNetworkAPI):
     """SlateQ for a slate policy (see the module docstring).
 
     ``model_config``: ``own_observation_space`` (the env's slate observation space before
@@ -170,8 +172,8 @@ class SlateQModule(TorchRLModule, QNetAPI, TargetNetworkAPI):
                 int(cfg.get("id_embedding_dim", 32)))
         self.q_net = CandidateValues(*args, relative=True)
         self.choice_model = CandidateValues(*args)
-        self.value_net = None
-        if self.global_state_dim:
+        self.value_net = None  # training only: env runners never build it
+        if self.global_state_dim and not self.inference_only:
             self.value_net = mlp([own_dim + self.global_state_dim,
                                   *cfg.get("fcnet_hiddens", [256, 256]), 1],
                                  cfg.get("fcnet_activation", "tanh"))

@@ -159,7 +159,8 @@ def test_the_buffer_pairs_each_slate_with_the_response_to_it(local_ray):
 def test_slateq_trains_through_rllib_and_acts_greedily(local_ray, algorithm):
     """A few iterations on the tiny ecosystem: the losses are finite, the target networks
     sync, and the evaluation adapter's slates are the module's best slates, from the own
-    observation alone (SlateQ-CTDE's value network reads the global state too)."""
+    observation alone (SlateQ-CTDE's value network reads the global state too), and the
+    inference-only copy acts the same without the training-only networks."""
     from ray.rllib.core.columns import Columns
 
     from marlrec.training.rllib_config import build_algorithm_config
@@ -188,6 +189,17 @@ def test_slateq_trains_through_rllib_and_acts_greedily(local_ray, algorithm):
         with torch.no_grad():
             np.testing.assert_array_equal(
                 greedy, module.forward_inference({Columns.OBS: flat})[Columns.ACTIONS].numpy())
+        # An inference-only copy holds what acting reads only, and acts the same from the
+        # weights the learner sends it.
+        spec = algo.config.get_multi_rl_module_spec(
+            spaces=algo.env_runner.get_spaces())["slate_policy"]
+        spec.inference_only = True
+        acting = spec.build()
+        acting.set_state(module.get_state(inference_only=True))
+        assert acting.value_net is None and not hasattr(acting, "_target_q_net")
+        with torch.no_grad():
+            np.testing.assert_array_equal(
+                greedy, acting.forward_inference({Columns.OBS: flat})[Columns.ACTIONS].numpy())
     finally:
         algo.stop()
 
