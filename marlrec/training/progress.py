@@ -3,7 +3,10 @@
 Per trial (algorithm x sharing x seed): its status, env steps against the budget, env
 steps per second, the latest in-training evaluation of the selection metric
 (``evaluation.metric``) beside the best baseline's on the same evaluation episodes, and an
-ETA; above the table, the experiment's overall progress. It is a Tune callback on the
+ETA; above the table, the experiment's overall progress. A spec with ``search:`` first
+shows each group's search trials (``GROUP search K``, evaluated on the tuning episodes, so
+without the baseline's reference; a trial the scheduler stops reads ``stopped early`` and
+counts as finished in the overall progress). It is a Tune callback on the
 driver, fed by each trial's results; Tune itself runs with ``verbose=0`` and Ray's,
 RLlib's and Tune's loggers are held to errors (:func:`quiet_libraries`), so the console
 shows this table, marlrec's own warnings and, at the end, the report.
@@ -52,6 +55,7 @@ class TrialRow:
     evaluation: float | None = None
     evaluated_at: int | None = None
     started: float = field(default_factory=time.perf_counter)
+    search: bool = False  # a search trial: evaluated on the tuning episodes
 
     def rate(self) -> float | None:
         return self.env_steps / self.seconds if self.seconds > 0 and self.env_steps else None
@@ -75,15 +79,27 @@ class LiveTrials(Callback):
         self.total_trials = total_trials
         self.rows: dict[str, TrialRow] = {}
         self.group = ""
+        self.search_trials: dict[str, str] | None = None  # trial id -> row, while searching
         self.started = time.perf_counter()
 
     def start_group(self, group: str, seeds: list[int]) -> None:
         """The next Tuner (one algorithm x sharing mode) and its seeds."""
-        self.group = group
+        self.group, self.search_trials = group, None
         for seed in seeds:
             self.rows.setdefault(f"{group} seed {seed}", TrialRow(f"{group} seed {seed}"))
 
+    def start_search(self, group: str, num_samples: int) -> None:
+        """The next Tuner is ``group``'s search: ``num_samples`` trials, one row each."""
+        self.group, self.search_trials = group, {}
+        for k in range(1, num_samples + 1):
+            name = f"{group} search {k}"
+            self.rows.setdefault(name, TrialRow(name, search=True))
+
     def _row(self, trial: Any) -> TrialRow:
+        if self.search_trials is not None:
+            name = self.search_trials.setdefault(
+                trial.trial_id, f"{self.group} search {len(self.search_trials) + 1}")
+            return self.rows.setdefault(name, TrialRow(name, search=True))
         seed = trial.config.get("seed")
         name = f"{self.group} seed {seed}"
         return self.rows.setdefault(name, TrialRow(name))
@@ -104,13 +120,15 @@ class LiveTrials(Callback):
             row.evaluated_at = int(evaluation.get("env_steps", row.env_steps))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._row(trial).status = "done"
+        row = self._row(trial)
+        row.status = "done" if row.env_steps >= self.budget else "stopped early"
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._row(trial).status = "failed"
 
     def steps_done(self) -> int:
-        return sum(min(r.env_steps, self.budget) for r in self.rows.values())
+        return sum(self.budget if r.status == "stopped early" else min(r.env_steps, self.budget)
+                   for r in self.rows.values())
 
     def render(self) -> Any:
         from rich.console import Group
@@ -133,11 +151,11 @@ class LiveTrials(Callback):
         for row in self.rows.values():
             rate = row.rate()
             left = max(self.budget - row.env_steps, 0)
-            eta_row = "-" if row.status == "done" else (
+            eta_row = "-" if row.status in ("done", "stopped early") else (
                 _duration(left / rate) if rate else "")
             evaluation = "" if row.evaluation is None else \
                 f"{row.evaluation:.3g} @ {row.evaluated_at:,}"
-            baseline = "" if self.baseline is None else \
+            baseline = "" if self.baseline is None or row.search else \
                 f"{self.baseline[1]:.3g} ({self.baseline[0]})"
             table.add_row(row.name, row.status,
                           f"{row.env_steps:,} / {self.budget:,}",

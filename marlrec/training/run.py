@@ -32,7 +32,7 @@ import yaml
 
 from marlrec.config.spec import ExperimentSpec, TrainingGroup, training_groups, variant_spec
 from marlrec.staged_folder import write_text_atomically
-from marlrec.training.search import STOP_KEY
+from marlrec.training.search import STOP_KEY, read_winners
 
 logger = logging.getLogger(__name__)
 
@@ -261,7 +261,11 @@ def _run_grid_live(spec: ExperimentSpec, folder: Path, resume: bool, encoder: An
                         "table's reference)"):
         reference = baseline_reference(spec, encoder)
     metric = spec.evaluation.metric
-    trials = len(training_groups(spec)) * len(spec.seeds)
+    groups = training_groups(spec)
+    trials = len(groups) * len(spec.seeds)
+    if spec.search is not None:  # the searches still to run (a resumed run reuses winners)
+        searched = read_winners(folder)
+        trials += spec.search.num_samples * sum(g.name not in searched for g in groups)
     live = LiveTrials(spec.stop.env_steps, metric, METRICS[metric].label, reference, trials)
     with Live(live, console=console, refresh_per_second=2):
         return _run_grid(spec, folder, resume, encoder, verbose=0, live=live)
@@ -310,7 +314,8 @@ def _run_grid(spec: ExperimentSpec, folder: Path, resume: bool, encoder: Any,
     summaries = []
     for group in training_groups(spec):
         algorithm, sharing = group.algorithm, group.sharing
-        searched = None if spec.search is None else run_search(spec, folder, group, encoder)
+        searched = None if spec.search is None else run_search(spec, folder, group, encoder,
+                                                                live)
         config = build_algorithm_config(
             searched_training(variant_spec(spec, group.variant), algorithm, searched), algorithm,
             sharing, seed=spec.seeds[0], encoder=encoder)

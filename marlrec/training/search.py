@@ -56,10 +56,11 @@ def read_winners(folder: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def run_search(spec: ExperimentSpec, folder: Path, group: TrainingGroup, encoder: Any
-               ) -> dict[str, Any]:
+def run_search(spec: ExperimentSpec, folder: Path, group: TrainingGroup, encoder: Any,
+               live: Any = None) -> dict[str, Any]:
     """Searches ``group``'s training keys (module docstring); returns and records its
-    entry of ``search.json``: the trials and the winner's configuration."""
+    entry of ``search.json``: the trials and the winner's configuration. ``live``: the
+    run's :class:`marlrec.training.progress.LiveTrials`, which then shows the trials."""
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler, PopulationBasedTraining
 
@@ -86,6 +87,8 @@ def run_search(spec: ExperimentSpec, folder: Path, group: TrainingGroup, encoder
         scheduler = PopulationBasedTraining(time_attr=STOP_KEY, perturbation_interval=every,
                                             hyperparam_mutations=domains)
     trainable = ALGORITHMS[group.algorithm].config_class()().algo_class
+    if live is not None:
+        live.start_search(group.name, s.num_samples)
     before = os.environ.get("TUNE_DISABLE_STRICT_METRIC_CHECKING")
     os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"  # no score before an evaluation
     try:
@@ -95,7 +98,7 @@ def run_search(spec: ExperimentSpec, folder: Path, group: TrainingGroup, encoder
                                         num_samples=s.num_samples),
             run_config=tune.RunConfig(
                 name=group.name, storage_path=str(folder / "search"),
-                stop={STOP_KEY: budget}, verbose=0,
+                stop={STOP_KEY: budget}, verbose=0, callbacks=[] if live is None else [live],
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2))).fit()
     finally:
         if before is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -486,6 +487,10 @@ def test_variants_train_their_own_objective_and_the_report_draws_the_pareto_fron
 @pytest.mark.parametrize("scheduler", ["asha", pytest.param("pbt", marks=pytest.mark.slow)])
 def test_a_search_tunes_on_its_own_seed_and_the_winner_trains_on_the_specs_seeds(
         local_ray, tmp_path, scheduler):
+    import io
+
+    from rich.console import Console
+
     from marlrec.report.experiment_report import write_report
     from marlrec.training.run import run_experiment
 
@@ -497,9 +502,15 @@ def test_a_search_tunes_on_its_own_seed_and_the_winner_trains_on_the_specs_seeds
                      evaluation={"episodes": 2, "seed": 1000, "every_env_steps": 200,
                                  "absolute_factor": 2, "baselines": ["random"]},
                      logging={"results_dir": str(tmp_path), "wandb_mode": "disabled"})
-    run_experiment(spec, verbose=0)
+    console = Console(file=io.StringIO(), width=200)  # the live table, as `marlrec run` shows
+    run_experiment(spec, console=console)
     folder = tmp_path / "tiny"
     entry = json.loads((folder / "search.json").read_text())["PPO-per_role"]
+    shown = console.file.getvalue()  # the search's trials beside the comparison's
+    last = dict(re.findall(r"(PPO-per_role search \d)\s+(done|stopped early|running)", shown))
+    assert sorted(last.values()) == sorted("done" if t["completed"] else "stopped early"
+                                           for t in entry["trials"])
+    assert re.search(r"PPO-per_role seed 0\s+done", shown) and "1,600 / 1,600 env steps" in shown
     assert entry["scheduler"] == scheduler and len(entry["trials"]) == 3
     assert entry["seed"] == 77 and entry["evaluation_seed"] == 90_000
     completed = [t for t in entry["trials"] if t["completed"]]
