@@ -283,7 +283,7 @@ def test_an_experiment_that_cannot_fit_the_cluster_is_refused_before_it_starts(
 
 
 @pytest.mark.slow
-def test_a_killed_driver_resumes_from_its_last_checkpoint(tmp_path):
+def test_a_killed_driver_resumes_from_its_last_checkpoint(local_ray, tmp_path):
     """`marlrec run` is killed (SIGKILL, with the Ray it started) once its synced
     experiment state names a checkpoint; `--resume` continues the trial from there to the
     budget."""
