@@ -172,7 +172,7 @@ class SlateQModule(TorchRLModule, InferenceOnlyAPI, QNetAPI, TargetNetworkAPI):
                 int(cfg.get("id_embedding_dim", 32)))
         self.q_net = CandidateValues(*args, relative=True)
         self.choice_model = CandidateValues(*args)
-        self.value_net = None  # training only: env runners never build it
+        self.value_net = None  # training only: an inference-only copy never builds it
         if self.global_state_dim and not self.inference_only:
             self.value_net = mlp([own_dim + self.global_state_dim,
                                   *cfg.get("fcnet_hiddens", [256, 256]), 1],
