@@ -57,6 +57,10 @@ class TrialRow:
     started: float = field(default_factory=time.perf_counter)
     search: bool = False  # a search trial: evaluated on the tuning episodes
 
+    def finished(self) -> bool:
+        """Ran its whole budget, or a search's scheduler stopped it."""
+        return self.status in ("done", "stopped early")
+
     def rate(self) -> float | None:
         return self.env_steps / self.seconds if self.seconds > 0 and self.env_steps else None
 
@@ -127,7 +131,7 @@ class LiveTrials(Callback):
         self._row(trial).status = "failed"
 
     def steps_done(self) -> int:
-        return sum(self.budget if r.status == "stopped early" else min(r.env_steps, self.budget)
+        return sum(self.budget if r.finished() else min(r.env_steps, self.budget)
                    for r in self.rows.values())
 
     def render(self) -> Any:
@@ -151,7 +155,7 @@ class LiveTrials(Callback):
         for row in self.rows.values():
             rate = row.rate()
             left = max(self.budget - row.env_steps, 0)
-            eta_row = "-" if row.status in ("done", "stopped early") else (
+            eta_row = "-" if row.finished() else (
                 _duration(left / rate) if rate else "")
             evaluation = "" if row.evaluation is None else \
                 f"{row.evaluation:.3g} @ {row.evaluated_at:,}"
