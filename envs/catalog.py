@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from envs.movielens import DATASET, MovieLens100k, RatingSplit
+from envs.numerics import exp, log1p
 
 QUALITY_RANGE = 3.0
 """Quality and appeal are standardised and clipped to [-3, 3]."""
@@ -195,7 +196,7 @@ def synthetic_catalog(
         title = f"{style} {words[w1]} and {words[w2]}"
         titles.append(title)
         texts.append(f"{title}. A {name} video.")
-    popularity = np.exp(appeal + rng.normal(0, 0.5, num_items)).astype(np.float32)
+    popularity = exp(appeal + rng.normal(0, 0.5, num_items)).astype(np.float32)
     return Catalog(
         name=f"synthetic-{num_items}x{num_topics}-seed{seed}",
         titles=tuple(titles),
@@ -295,7 +296,7 @@ def movielens_catalog(data: MovieLens100k, num_providers: int = 20,
         topic=topic,
         topic_names=tuple(genre_names),
         quality=_standardise(movielens_quality(data, mask)),
-        appeal=_standardise(np.log1p(counts)),
+        appeal=_standardise(log1p(counts)),
         prior_popularity=counts,
         provider=studio,
         provider_names=tuple(studio_names),

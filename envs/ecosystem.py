@@ -99,6 +99,7 @@ from envs.encoding import (
 from envs.intents import INTENT_MODES, IntentVocabulary
 from envs.item_features import ItemFeatureBuilder
 from envs.metrics import EpisodeMetrics
+from envs.numerics import FixedPoint, log1p, matmul
 from envs.objectives import (
     SlateObjective,
     exposure_fairness_of_providers,
@@ -297,13 +298,16 @@ class ItemVectors:
     vectors: np.ndarray  # (n, d)
     centre: np.ndarray  # (d,)
     retrieval_basis: np.ndarray  # (d, r), orthonormal columns
-    axes: np.ndarray  # (d, min(n, d)), principal axes by explained variance
+    axes: np.ndarray  # (d, a), the first principal axes by explained variance
+    index: np.ndarray  # (n, r), the vectors' retrieval coordinates
 
 
-def embed_catalog(catalog: Catalog, encoder: TextEncoder, retrieval_dim: int) -> ItemVectors:
+def embed_catalog(catalog: Catalog, encoder: TextEncoder, retrieval_dim: int,
+                  observation_dim: int = 0) -> ItemVectors:
     """Item vectors of ``catalog`` under ``encoder`` (cached per encoder and catalog); a
     catalog with fixed ``features`` uses them as they are (centre zero) and ignores the
-    encoder."""
+    encoder. ``axes`` holds the principal axes the retrieval index and an observation of
+    width ``observation_dim`` need, and one more."""
 
     def compute() -> ItemVectors:
         if catalog.features is not None:
@@ -315,18 +319,22 @@ def embed_catalog(catalog: Catalog, encoder: TextEncoder, retrieval_dim: int) ->
             centre = raw.mean(axis=0)
             vectors = unit_rows(raw - centre)
         d = vectors.shape[1]
-        axes = principal_axes(vectors)
+        axes = principal_axes(vectors, num_axes)
         if retrieval_dim == 0 or retrieval_dim >= d:
             basis = np.eye(d, dtype=np.float32)
         else:
-            basis = axes[:, :retrieval_dim]
-        items = ItemVectors(vectors, centre.astype(np.float32), np.ascontiguousarray(basis),
-                            axes)
-        for array in (items.vectors, items.centre, items.retrieval_basis, items.axes):
+            basis = np.ascontiguousarray(axes[:, :retrieval_dim])
+        index = matmul(vectors, basis).astype(np.float32)
+        items = ItemVectors(vectors, centre.astype(np.float32), basis, axes, index)
+        for array in (items.vectors, items.centre, items.retrieval_basis, items.axes,
+                      items.index):
             array.setflags(write=False)  # shared by every env of this encoder and catalog
         return items
 
-    return _cached(encoder, f"items:{catalog.fingerprint()}:{retrieval_dim}", compute)
+    # one axis more than a width needs: observation_basis tells a full-width one by it
+    num_axes = max(retrieval_dim, observation_dim) + 1
+    return _cached(encoder, f"items:{catalog.fingerprint()}:{retrieval_dim}:{num_axes}",
+                   compute)
 
 
 def _digest(texts: Sequence[str]) -> str:
@@ -383,10 +391,8 @@ def show_ids_instead_of_text(slate: dict[str, np.ndarray], split: ColdSplit,
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the ``k`` largest scores per row, largest first; overwrites
     ``scores``. Repeated argmax is 3x faster than argpartition + argsort for small k."""
-    if k > 16:
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
-        return np.take_along_axis(top, order, axis=1)
+    if k > 16:  # a stable sort: ties go to the lowest column on every CPU
+        return np.argsort(-scores, axis=1, kind="stable")[:, :k]
     rows = np.arange(scores.shape[0])
     out = np.empty((scores.shape[0], k), np.int64)
     for i in range(k):
@@ -429,7 +435,7 @@ class RecEcosystemEnv(ParallelEnv):
             raise ValueError(f"render_mode={render_mode!r} is not one of [None, 'ansi']")
         self.render_mode = render_mode
 
-        items = embed_catalog(catalog, self.encoder, cfg.retrieval_dim)
+        items = embed_catalog(catalog, self.encoder, cfg.retrieval_dim, cfg.observation_dim)
         self.item_vectors = items.vectors
         self._centre = items.centre  # user-text embeddings are centred like the items
         if self.state_encoder is not self.encoder:
@@ -441,12 +447,14 @@ class RecEcosystemEnv(ParallelEnv):
                     f"{self._centre.shape[0]}-d vectors, the item encoder "
                     f"{type(self.encoder).__name__} {items.centre.shape[0]}-d: user states and "
                     "items must share one space")
-        self._retrieval_basis = items.retrieval_basis
-        self._item_index = np.ascontiguousarray(items.vectors @ items.retrieval_basis)
+        self._retrieval_basis = FixedPoint(items.retrieval_basis, axis=0)
+        self._item_index = items.index
         self.embedding_dim = items.vectors.shape[1]
         # The width the policies see (envs.observation): the item vectors' coordinates on
         # the catalog's first observation_dim principal axes, or the vectors themselves.
         self.observation_basis = observation_basis(items.axes, cfg.observation_dim)
+        self._observation_basis = (None if self.observation_basis is None
+                                   else FixedPoint(self.observation_basis, axis=0))
         self._observed_item_vectors = self.to_observation_basis(items.vectors)
         self.observation_width = self._observed_item_vectors.shape[1]
         if isinstance(users, UserPopulation):
@@ -477,7 +485,7 @@ class RecEcosystemEnv(ParallelEnv):
             self._profile_vectors = _cached(self.state_encoder, profiles_key, lambda: unit_rows(
                 _encode_shared(self.state_encoder, profiles_key, self.population.profiles,
                                "user profiles") - self._centre))
-            self._profile_index = self._profile_vectors @ self._retrieval_basis
+            self._profile_index = self._project(self._profile_vectors)
         # An additive encoder (the static one, in-process or served by the pool) composes
         # each text state from its profile's and titles' piece sums, each encoded once.
         self._text_states: IncrementalStateTexts | None = None
@@ -559,7 +567,7 @@ class RecEcosystemEnv(ParallelEnv):
         self._privacy_rng = np.random.default_rng()
         quality = self.catalog.quality
         self._utility_bounds = (float(quality.min()) - 1.0, float(quality.max()) + 1.0)
-        self._popularity_scale = float(np.log1p(catalog.prior_popularity.max() + 1.0))
+        self._popularity_scale = float(log1p(catalog.prior_popularity.max() + 1.0))
         self.metrics = EpisodeMetrics(
             b, catalog.num_items, catalog.num_providers, catalog.prior_popularity,
             cold_items=None if cfg.cold_start is None else self.cold_split.cold_items,
@@ -599,7 +607,7 @@ class RecEcosystemEnv(ParallelEnv):
         # interactions + clicks, scaled) and observed satisfaction (running mean utility of
         # the item's consumptions, with one pseudo-consumption of utility 0: what a platform
         # learns from logged feedback).
-        self._item_popularity = (np.log1p(self._observed_prior_popularity)
+        self._item_popularity = (log1p(self._observed_prior_popularity)
                                  / self._popularity_scale).astype(np.float32)
         self._item_satisfaction = np.zeros(n, np.float32)
         self._history = np.full((b, cfg.user_model.history_length), -1, np.int64)
@@ -756,7 +764,7 @@ class RecEcosystemEnv(ParallelEnv):
         self._item_clicks += np.bincount(noted_items, minlength=n)
         self._item_utility += np.bincount(noted_items, weights=seen_utility[noted],
                                           minlength=n)
-        self._item_popularity[noted_items] = np.log1p(
+        self._item_popularity[noted_items] = log1p(
             self._observed_prior_popularity[noted_items] + self._item_clicks[noted_items]
         ) / self._popularity_scale
         self._item_satisfaction[noted_items] = self._item_utility[noted_items] / (
@@ -892,9 +900,9 @@ class RecEcosystemEnv(ParallelEnv):
 
     def to_observation_basis(self, vectors: np.ndarray) -> np.ndarray:
         """Item-space vectors ``(..., d)`` as the policies see them (a fresh array)."""
-        if self.observation_basis is None:
+        if self._observation_basis is None:
             return np.array(vectors, np.float32)
-        return (vectors @ self.observation_basis).astype(np.float32, copy=False)
+        return matmul(vectors, self._observation_basis).astype(np.float32)
 
     @property
     def session_users(self) -> np.ndarray:
@@ -997,25 +1005,29 @@ class RecEcosystemEnv(ParallelEnv):
             known = valid[:, 0, 0]
         if self.config.user_state == "interest":
             self._state[slots] = self._interest[slots]
-            self._state_index[slots] = self._state[slots] @ self._retrieval_basis
+            self._state_index[slots] = self._project(self._state[slots])
         elif self.config.user_state != "text":
             self._state[slots] = self._profile_vectors[users]
             self._state_index[slots] = self._profile_index[users]
             self._update_states(slots[known])
         else:
             self._state[slots] = self._state_from_text(slots)
-            self._state_index[slots] = self._state[slots] @ self._retrieval_basis
+            self._state_index[slots] = self._project(self._state[slots])
+
+    def _project(self, vectors: np.ndarray) -> np.ndarray:
+        """Vectors' retrieval coordinates (CPU-independent: :mod:`envs.numerics`)."""
+        return matmul(vectors, self._retrieval_basis).astype(np.float32)
 
     def _update_states(self, slots: np.ndarray) -> None:
         if slots.size == 0:
             return
         if self.config.user_state == "interest":
             self._state[slots] = self._interest[slots]
-            self._state_index[slots] = self._state[slots] @ self._retrieval_basis
+            self._state_index[slots] = self._project(self._state[slots])
             return
         if self.config.user_state == "text":
             self._state[slots] = self._state_from_text(slots)
-            self._state_index[slots] = self._state[slots] @ self._retrieval_basis
+            self._state_index[slots] = self._project(self._state[slots])
             return
         self._state[slots] = unit_rows(self._history_sum[slots])
         self._state_index[slots] = self._history_index_sum[slots]
@@ -1054,7 +1066,7 @@ class RecEcosystemEnv(ParallelEnv):
         live = self.market.live
         self._live_items = np.flatnonzero(live)
         self._live_order = self._rng.permutation(self._live_items)
-        self._live_index = np.ascontiguousarray(self._item_index[self._live_items])
+        self._live_index = FixedPoint(self._item_index[self._live_items].T, axis=0)
         self._live_position = np.full(live.size + 1, -1, np.int64)  # index -1: no item
         self._live_position[self._live_items] = np.arange(self._live_items.size)
         self._order_position = np.empty(live.size, np.int64)  # item -> index in _live_order
@@ -1066,7 +1078,7 @@ class RecEcosystemEnv(ParallelEnv):
         cfg = self.config
         r, c = cfg.num_retrieved, cfg.num_candidates
         if r and slots.size:
-            scores = self._state_index[slots] @ self._live_index.T
+            scores = matmul(self._state_index[slots], self._live_index)
             recent = self._live_position[self._history[slots]]  # -1: empty or not live
             hr, hc = np.nonzero(recent >= 0)
             scores[hr, recent[hr, hc]] = -np.inf

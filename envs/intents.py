@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from envs.catalog import Catalog
+from envs.numerics import exp, matmul
 
 INTENT_MODES = ("off", "hidden", "on")
 INTENT_SHARPNESS = 4.0
@@ -48,9 +49,9 @@ class IntentVocabulary:
 
     def draw(self, interest: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Intent (text index) of each of the ``(k, d)`` interests."""
-        logits = INTENT_SHARPNESS * interest @ self.centroids.T
+        logits = INTENT_SHARPNESS * matmul(interest, self.centroids.T)
         logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
+        p = exp(logits)
         cumulative = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
         u = rng.random((interest.shape[0], 1))
         topic = np.minimum((cumulative < u).sum(axis=1), len(self.topics) - 1)

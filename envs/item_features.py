@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from envs.catalog import Catalog
+from envs.numerics import log1p
 
 
 class ItemFeatureBuilder:
@@ -44,7 +45,7 @@ class ItemFeatureBuilder:
             low, high = years[known].min(), years[known].max()
             year[known] = (years[known] - low) / max(1, high - low)
         prior = np.asarray(catalog.prior_popularity, np.float64)
-        popularity = (np.log1p(prior) / max(np.log1p(prior.max()), 1e-9)).astype(np.float32)
+        popularity = (log1p(prior) / max(float(log1p(prior.max())), 1e-9)).astype(np.float32)
         self.static = np.column_stack([multi_hot, year, (~known).astype(np.float32),
                                        popularity]).astype(np.float32)
         self.num_providers = catalog.num_providers

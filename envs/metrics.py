@@ -30,10 +30,13 @@ Adding a metric is one definition and one line of the registry::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from envs.numerics import log
 
 # ----------------------------------------------------------------------------- the record
 
@@ -135,7 +138,7 @@ def gini_rows(values: np.ndarray) -> np.ndarray:
     if n == 0:
         return np.zeros(m)
     totals = x.sum(axis=1)
-    weighted = x @ (2 * np.arange(1, n + 1) - n - 1).astype(np.float64)
+    weighted = (x * (2 * np.arange(1, n + 1) - n - 1)).sum(axis=-1)  # not BLAS: envs.numerics
     return np.where(totals > 0, weighted / (n * np.where(totals > 0, totals, 1.0)), 0.0)
 
 
@@ -390,7 +393,7 @@ class EpisodeMetrics:
         # attribute -> (its group labels, each user's group index)
         self.user_groups = {attr: np.unique(np.asarray(labels), return_inverse=True)
                             for attr, labels in (user_groups or {}).items()}
-        self.self_information = -np.log2(p)
+        self.self_information = -log(p) / math.log(2.0)
         self.prior_popularity = prior_popularity
         self.num_sessions = num_sessions
         self.num_items = num_items

@@ -38,6 +38,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from envs.numerics import FixedPoint, matmul, top_eigenvectors
+
 FEATURE_BOUND = 5.0
 CANDIDATE_FEATURES = ("appeal", "popularity", "observed_satisfaction", "similarity")
 """Columns of ``candidate_features`` (``quality`` follows when the env reveals it, then
@@ -48,16 +50,29 @@ EMBEDDING_KEYS = ("user_state", "candidates", "intent")
 """Slate-policy keys holding item-space vectors: shown in the observation basis."""
 
 
-def principal_axes(vectors: np.ndarray) -> np.ndarray:
-    """``(d, min(n, d))``: the principal axes of centred item vectors ``(n, d)`` (columns,
-    by explained variance); the first ``k`` columns are the observation basis of width
-    ``k`` and the first ``retrieval_dim`` the retrieval index's."""
-    _, _, vt = np.linalg.svd(np.asarray(vectors, np.float32), full_matrices=False)
-    return np.ascontiguousarray(vt.T.astype(np.float32))
+def principal_axes(vectors: np.ndarray, count: int) -> np.ndarray:
+    """``(d, min(count, n, d))``: the first principal axes of centred item vectors
+    ``(n, d)`` (unit columns by explained variance, each with its largest entry positive);
+    the first ``k`` columns are the observation basis of width ``k`` and the first
+    ``retrieval_dim`` the retrieval index's.
+
+    The same bits on every CPU (:mod:`envs.numerics`): the exact Gram matrix, then Jacobi
+    rotations, directly for up to 96 dimensions and otherwise on the subspace 24 block power
+    iterations find (on MovieLens' MiniLM vectors the first 32 axes this gives capture all
+    of the exact axes' variance to 5 digits, each within a cosine of 0.9998 of LAPACK's).
+    """
+    vectors = np.asarray(vectors, np.float32)
+    count = min(count, *vectors.shape)
+    if count == 0:
+        return np.zeros((vectors.shape[1], 0), np.float32)
+    gram = matmul(vectors.T, FixedPoint(vectors, axis=0))
+    _, axes = top_eigenvectors(gram, count)
+    return np.ascontiguousarray(axes.astype(np.float32))
 
 
 def observation_basis(axes: np.ndarray, observation_dim: int) -> np.ndarray | None:
-    """The ``(d, k)`` projection of a width, or ``None`` for the full vectors."""
+    """The ``(d, k)`` projection of a width, or ``None`` for the full vectors (``axes``
+    holds at least ``k + 1`` axes unless ``k`` is as wide as the vectors' span)."""
     if observation_dim == 0 or observation_dim >= axes.shape[1]:
         return None
     return np.ascontiguousarray(axes[:, :observation_dim])

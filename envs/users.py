@@ -45,6 +45,7 @@ from envs.catalog import Catalog
 from envs.cold_start import PRIOR_HISTORY_LENGTH
 from envs.encoding import unit_rows
 from envs.movielens import MovieLens100k
+from envs.numerics import exp, log, matmul
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ INTEREST_UPDATES = ("unit_drift", "recsim")
 
 def affinity(interest: np.ndarray, item_vectors: np.ndarray) -> np.ndarray:
     """``<interest_b, v_bk>`` for interests ``(B, d)`` and item vectors ``(B, K, d)``."""
-    return np.matmul(item_vectors, interest[:, :, None])[..., 0]
+    return np.einsum("bkd,bd->bk", item_vectors, interest)  # not BLAS: envs.numerics
 
 
 def choice_scores(model: UserModel, appeal: np.ndarray, item_affinity: np.ndarray) -> np.ndarray:
@@ -128,7 +129,7 @@ def choice_probabilities(model: UserModel, appeal: np.ndarray,
         uniform = np.full_like(mass, 1.0 / mass.shape[1])
         return np.divide(mass, total, out=uniform, where=total > 0)
     scores = scores - scores.max(axis=1, keepdims=True)
-    expd = np.exp(scores)
+    expd = exp(scores)
     return expd / expd.sum(axis=1, keepdims=True)
 
 
@@ -139,7 +140,7 @@ def watch_time(model: UserModel, quality: np.ndarray, item_affinity: np.ndarray,
     if model.watch_model == "full_length":
         return np.minimum(budget, model.item_length)
     x = quality + model.watch_affinity_weight * item_affinity
-    return model.item_length / (1.0 + np.exp(-x))
+    return model.item_length / (1.0 + exp(-x))
 
 
 def budget_change(model: UserModel, clicked: np.ndarray, watch: np.ndarray,
@@ -315,9 +316,9 @@ def sampled_prior_history(interest: np.ndarray, item_vectors: np.ndarray,
     prior = np.full((num_users, PRIOR_HISTORY_LENGTH), -1, np.int64)
     for start in range(0, num_users, chunk):
         rows = slice(start, min(start + chunk, num_users))
-        logits = PRIOR_CHOICE_SHARPNESS * interest[rows] @ item_vectors.T
-        keys = logits - np.log(-np.log(rng.uniform(1e-12, 1.0, logits.shape)))
-        prior[rows, :length] = np.argsort(-keys, axis=1)[:, :length]
+        logits = PRIOR_CHOICE_SHARPNESS * matmul(interest[rows], item_vectors.T)
+        keys = logits - log(-log(rng.uniform(1e-12, 1.0, logits.shape)))
+        prior[rows, :length] = np.argsort(-keys, axis=1, kind="stable")[:, :length]
     return prior
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from envs.encoding import unit_rows
+from envs.numerics import FixedPoint, matmul
 from envs.observation import CANDIDATE_FEATURES, FEATURE_BOUND, flat_layout
 
 _SIMILARITY = CANDIDATE_FEATURES.index("similarity")
@@ -37,7 +38,8 @@ class TextStateObservations:
         self.encoder = ecosystem.state_encoder
         self.centre = np.asarray(ecosystem.state_centre, np.float32)
         self.item_vectors = ecosystem.item_vectors
-        self.basis = ecosystem.observation_basis
+        self.basis = (None if ecosystem.observation_basis is None
+                      else FixedPoint(ecosystem.observation_basis, axis=0))
         space = ecosystem.observation_space("slate_policy_0")
         layout = flat_layout(space)
         self.state_slice = layout["user_state"]
@@ -52,5 +54,5 @@ class TextStateObservations:
             return
         states = unit_rows(self.encoder(list(texts)) - self.centre)
         similarity = np.einsum("bcd,bd->bc", self.item_vectors[candidates], states)
-        flat[:, self.state_slice] = states if self.basis is None else states @ self.basis
+        flat[:, self.state_slice] = states if self.basis is None else matmul(states, self.basis)
         flat[:, self.similarity] = np.clip(similarity, -FEATURE_BOUND, FEATURE_BOUND)
