@@ -26,7 +26,36 @@ import numpy as np
 from rliable import library as rly
 from rliable import metrics as rl_metrics
 
-AGGREGATES = {"IQM": rl_metrics.aggregate_iqm, "Mean": rl_metrics.aggregate_mean,
+
+def aggregate_iqm(scores: np.ndarray) -> float:
+    """rliable's IQM, ``scipy.stats.trim_mean(scores, 0.25, axis=None)``, as scipy computes
+    it (the same partition, the same mean: the same bits) without scipy's per-call argument
+    handling, which took most of a bootstrap's time."""
+    flat = np.asarray(scores, dtype=float).ravel()
+    low = int(0.25 * flat.size)
+    high = flat.size - low
+    return np.mean(np.partition(flat, (low, high - 1))[low:high])
+
+
+def probability_of_improvement_of_runs(scores_x: np.ndarray, scores_y: np.ndarray) -> float:
+    """rliable's ``probability_of_improvement``: per task, Mann-Whitney's U of x over y
+    divided by ``runs_x * runs_y`` (0.5 where the runs are equal), averaged over tasks. U is
+    counted directly (pairs where x is above, ties half), the same number scipy's ranks give
+    to the bit, about 100x faster."""
+    probabilities = []
+    pairs = scores_x.shape[0] * scores_y.shape[0]
+    for task in range(scores_x.shape[1]):
+        x, y = scores_x[:, task], scores_y[:, task]
+        if np.array_equal(x, y):
+            probabilities.append(0.5)
+            continue
+        above = np.count_nonzero(x[:, None] > y[None, :])
+        ties = np.count_nonzero(x[:, None] == y[None, :])
+        probabilities.append(np.float64(above + 0.5 * ties) / pairs)
+    return np.mean(probabilities)
+
+
+AGGREGATES = {"IQM": aggregate_iqm, "Mean": rl_metrics.aggregate_mean,
               "Median": rl_metrics.aggregate_median}
 
 
@@ -110,7 +139,7 @@ def probability_of_improvement(scores: dict[str, Any], reps: int = 2000, seed: i
     pairs = {f"{x}\x00{y}": (matrix[x], matrix[y]) for x in matrix for y in matrix if x != y}
     with _seeded(seed) as random_state:
         points, intervals = rly.get_interval_estimates(
-            pairs, rl_metrics.probability_of_improvement, reps=reps,
+            pairs, probability_of_improvement_of_runs, reps=reps,
             random_state=random_state)
     return {tuple(key.split("\x00")): Estimate(float(points[key]),
                                                *map(float, np.ravel(intervals[key])))

@@ -96,7 +96,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rliable import metrics as rl_metrics
 
 from envs.metrics import METRICS
 from envs.metrics import label as metric_label
@@ -391,7 +390,8 @@ def _poi(x: Expression, higher_is_better: bool = True) -> str:
     runs does too: the CI is the point, no bootstrap needed (nor for ``part=point``)."""
     a, b = _pair(x)
     sign = 1.0 if higher_is_better else -1.0
-    point = float(rl_metrics.probability_of_improvement(sign * a[:, None], sign * b[:, None]))
+    point = float(aggregate.probability_of_improvement_of_runs(sign * a[:, None],
+                                                              sign * b[:, None]))
     if x.options.get("part") == "point" or point in (0.0, 1.0):
         e = aggregate.Estimate(point, point, point)
     elif (higher_is_better and x.other() is x.scores

@@ -81,3 +81,25 @@ def test_marl_eval_layout():
     assert run0["absolute_metrics"] == {"engagement_per_session": [1.0, 2.0]}
     assert run0["step_1"] == {"step_count": 400, "engagement_per_session": [1.5]}
     assert "run_1" in out["ecosystem"]["interest_evolution"]["PPO"]
+
+
+def test_the_fast_iqm_and_improvement_are_rliables_to_the_bit():
+    """aggregate_iqm and probability_of_improvement_of_runs replace rliable's (scipy's
+    trim_mean and mannwhitneyu per bootstrap resample) with the same arithmetic."""
+    from rliable import metrics as rl_metrics
+
+    from marlrec.evaluation.aggregate import aggregate_iqm, probability_of_improvement_of_runs
+
+    rng = np.random.default_rng(0)
+    for runs_x, runs_y, tasks in [(3, 3, 1), (4, 5, 2), (10, 10, 3), (1, 7, 1)]:
+        for _ in range(50):
+            x = rng.integers(0, 6, (runs_x, tasks)) + rng.choice([0, 0.5], (runs_x, tasks))
+            y = rng.integers(0, 6, (runs_y, tasks)) * 1.0
+            if rng.random() < 0.2:
+                y = x.copy() if runs_x == runs_y else y
+            noisy = x + rng.normal(size=x.shape)
+            for a, b in [(x, y), (noisy, y), (y, x)]:
+                assert aggregate_iqm(a) == rl_metrics.aggregate_iqm(a)
+                if a.shape[1] == b.shape[1]:
+                    assert probability_of_improvement_of_runs(a, b) == \
+                        rl_metrics.probability_of_improvement(a, b)
