@@ -7,11 +7,15 @@ STAMP := $(VENV)/.installed
 export RAY_AUTH_MODE ?= disabled
 export WANDB_MODE ?= offline
 export TOKENIZERS_PARALLELISM ?= false
-# `make test` runs the fast suite (under 15 min on 2 cores); CI runs every test, the slow
-# end-to-end ones included: `make test PYTEST_ARGS=` (.ci/run).
+# `make test` runs the fast suite; CI runs every test, the slow end-to-end ones included:
+# `make test PYTEST_ARGS=` (.ci/run). Timings with the machine's RecSim anchor:
+# docs/benchmarks.md#test-suite-and-demo-wall-times. Two pytest workers, one test file each
+# at a time (a file's Ray session is shared by its tests): the suite waits on Ray more than
+# it computes, so two files overlap well on 2 cores.
 PYTEST_ARGS ?= -m "not slow"
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 
-.PHONY: demo test lint fetch-data bench results-tables clean browser
+.PHONY: demo test coverage lint fetch-data bench results-tables clean browser
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -38,7 +42,12 @@ browser:
 
 test: $(STAMP) fetch-data browser
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# Line coverage of marlrec/ and envs/ by the fast suite (PYTEST_ARGS= for every test).
+coverage: $(STAMP) fetch-data
+	$(BIN)/python -m pytest -q $(PYTEST_WORKERS) $(PYTEST_ARGS) --cov=marlrec --cov=envs \
+		--cov-report=term:skip-covered --cov-report=json:coverage.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

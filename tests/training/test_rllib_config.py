@@ -68,6 +68,8 @@ def test_every_supported_combination_trains(local_ray, algorithm, sharing):
         reporting["min_sample_timesteps_per_iteration"] = 60
     spec = tiny_spec(sharing, roles=roles, algorithms=(algorithm,))
     config = build_algorithm_config(spec, algorithm, sharing, seed=0)
+    if not hasattr(config, "vtrace"):  # synchronous: an iteration ends with its train batch
+        reporting["min_time_s_per_iteration"] = 0
     config = config.training(**training).reporting(**reporting)
     learned = spec.learned_roles
     table = module_table(envs.make_env("creator_economy", **TINY), learned, sharing)

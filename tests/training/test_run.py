@@ -341,7 +341,8 @@ def test_a_movielens_report_puts_held_out_ranking_next_to_simulated_metrics(
     params = {**TINY, "catalog": "movielens-100k"}
     for key in ("num_items", "num_providers", "num_users"):
         params.pop(key)
-    spec = tiny_spec(tmp_path, env={"preset": "interest_evolution", "params": params})
+    spec = tiny_spec(tmp_path, env={"preset": "interest_evolution", "params": params},
+                     logging={"results_dir": str(tmp_path), "wandb_mode": "disabled"})
     spec = parse_spec({**spec.to_dict(), "evaluation": {
         "episodes": 2, "seed": 1000, "every_env_steps": 200, "absolute_factor": 2,
         "baselines": ["random", "popularity", "collaborative_filtering"]}})
@@ -371,7 +372,8 @@ def test_a_cold_start_report_splits_warm_and_cold_and_ranks_with_learned_ids(
               "cold_start": {"user_share": 0.4, "item_share": 0.2, "include_cold": False}}
     for key in ("num_items", "num_providers", "num_users"):
         params.pop(key)
-    spec = tiny_spec(tmp_path, env={"preset": "interest_evolution", "params": params})
+    spec = tiny_spec(tmp_path, env={"preset": "interest_evolution", "params": params},
+                     logging={"results_dir": str(tmp_path), "wandb_mode": "disabled"})
     spec = parse_spec({**spec.to_dict(), "evaluation": {
         "episodes": 2, "seed": 1000, "every_env_steps": 200, "absolute_factor": 2,
         "baselines": ["random", "greedy_by_appeal"],
