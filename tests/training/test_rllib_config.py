@@ -50,8 +50,20 @@ def test_module_tables_per_sharing_mode():
     assert len(set(shared.values())) == 2
 
 
-@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
-@pytest.mark.parametrize("sharing", SHARING_MODES)
+def combinations() -> list:
+    """Every algorithm x sharing mode; those of the asynchronous algorithms (IMPALA, APPO:
+    30-100 s each on 2 busy cores) are slow tests but ``per_role``, so the fast suite trains
+    every algorithm once and CI every combination (the end-to-end matrix too)."""
+    out = []
+    for sharing in SHARING_MODES:
+        for algorithm in sorted(ALGORITHMS):
+            slow = algorithm in ("IMPALA", "APPO") and sharing != "per_role"
+            out.append(pytest.param(algorithm, sharing, id=f"{sharing}-{algorithm}",
+                                    marks=[pytest.mark.slow] if slow else []))
+    return out
+
+
+@pytest.mark.parametrize(("algorithm", "sharing"), combinations())
 def test_every_supported_combination_trains(local_ray, algorithm, sharing):
     training = {"train_batch_size_per_learner": 120}
     reporting = {"min_time_s_per_iteration": 1}

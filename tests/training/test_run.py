@@ -12,24 +12,9 @@ import yaml
 
 ray = pytest.importorskip("ray")
 
+from run_specs import TINY, TRAINING, tiny_spec  # noqa: E402
+
 from marlrec.cli import main  # noqa: E402
-from marlrec.config.spec import parse_spec  # noqa: E402
-from marlrec.report.encoder_figures import encoder_pool_figures  # noqa: E402
-
-TINY = {"num_sessions": 2, "num_candidates": 4, "horizon": 20, "user_state": "item_mean",
-        "num_items": 60, "num_providers": 3, "num_users": 50}
-TRAINING = {"train_batch_size_per_learner": 200, "minibatch_size": 100, "num_epochs": 1}
-
-
-def tiny_spec(results_dir, **extra):
-    return parse_spec({
-        "name": "tiny", "env": {"preset": "interest_evolution", "params": TINY},
-        "training": TRAINING, "seeds": [0, 1], "stop": {"env_steps": 400},
-        "evaluation": {"episodes": 2, "seed": 1000, "every_env_steps": 200,
-                       "absolute_factor": 2},
-        "resources": {"num_env_runners": 0},
-        "logging": {"results_dir": str(results_dir), "checkpoint_every": 1,
-                    "wandb_mode": "offline"}, **extra})
 
 
 @pytest.fixture(scope="module")
@@ -218,70 +203,6 @@ def test_the_report_aggregates_best_modules_and_baselines_on_the_same_episodes(
     assert main(["report", str(copy)]) == 2
 
 
-def test_a_grid_of_sharing_modes_with_mappo_and_the_encoder_pool_from_the_spec(
-        local_ray, tmp_path):
-    """``sharing`` as a list makes one Tune experiment per algorithm x mode; the spec's
-    ``encoder_pool`` serves minilm to every trial's envs and reports its figures, and is
-    gone when the run ends."""
-    from marlrec.encoder.pool import pool_stats
-    from marlrec.training.run import run_experiment
-
-    spec = tiny_spec(tmp_path, algorithms=["MAPPO"], sharing=["per_role", "independent"],
-                     seeds=[0], stop={"env_steps": 200},
-                     env={"preset": "interest_evolution", "encoder": "minilm",
-                          "params": {**TINY, "user_state": "text"}},
-                     encoder_pool={"num_replicas": 1, "num_cpus": 0, "name": "test-run-pool"},
-                     logging={"results_dir": str(tmp_path), "wandb_mode": "disabled"})
-    summaries = run_experiment(spec, verbose=0)
-    assert sorted((s.algorithm, s.sharing) for s in summaries) == [
-        ("MAPPO", "independent"), ("MAPPO", "per_role")]
-    for s in summaries:
-        result = json.loads(Path(s.path, "result.json").read_text().splitlines()[-1])
-        assert result["encoder_pool"]["requests"] > 0  # the pool served the trial
-        assert result["env_runners"]["encoder/texts"] > 0
-        assert "slate_policy" in result["learners"] or "slate_policy_0" in result["learners"]
-    with pytest.raises(ValueError, match="Failed to look up actor"):
-        pool_stats(spec.encoder_pool)  # stopped with the run
-    figures = encoder_pool_figures(tmp_path / "tiny")  # what the report and console show
-    assert figures["runs"] == 2 and figures["texts"] > 0 and figures["texts_per_s"] > 0
-    assert 0 <= figures["wait_share"] <= 1 and 0 <= figures["client_cache_hit_rate"] <= 1
-
-
-def test_text_states_from_a_static_pool_encode_only_new_pieces(local_ray, tmp_path):
-    """The quickstart's setting: ``env.encoder: static`` served by the pool, ``user_state:
-    text``. Each env composes its states from profile and title pieces, so the replicas
-    encode each piece about once: far fewer texts than the states the sessions showed."""
-    from marlrec.training.run import run_experiment
-
-    spec = tiny_spec(tmp_path, seeds=[0], stop={"env_steps": 400},
-                     env={"preset": "interest_evolution", "encoder": "static",
-                          "params": {**TINY, "user_state": "text"}},
-                     encoder_pool={"num_replicas": 1, "num_cpus": 0, "name": "test-static"},
-                     logging={"results_dir": str(tmp_path), "wandb_mode": "disabled"})
-    assert spec.encoder_pool.encoder == "static"  # filled in from env.encoder
-    run_experiment(spec, verbose=0)
-    figures = encoder_pool_figures(tmp_path / "tiny")
-    pieces = TINY["num_items"] + TINY["num_users"] + 3  # titles, profiles, glue
-    states = 400 * TINY["num_sessions"]  # one state per session and step, training alone
-    assert 0 < figures["texts"] and figures["texts"] < states
-    # the catalog's and profiles' vectors once, each piece at most once per env: training
-    # env and evaluation env (plus the in-training evaluations' envs)
-    assert figures["texts"] <= 4 * pieces + TINY["num_items"] + TINY["num_users"]
-
-
-def test_an_experiment_that_cannot_fit_the_cluster_is_refused_before_it_starts(
-        local_ray, tmp_path):
-    from marlrec.training.run import run_experiment
-
-    spec = tiny_spec(tmp_path, env={"preset": "interest_evolution", "encoder": "minilm",
-                                    "params": TINY},
-                     encoder_pool={"num_replicas": 2, "num_cpus": 1})
-    with pytest.raises(ValueError, match=r"the Ray cluster has 2 CPUs; one trial needs 1 .*"
-                                         r"and the encoder pool 2: lower"):
-        run_experiment(spec, verbose=0)
-    assert not (tmp_path / "tiny").exists()  # nothing written
-
-
 @pytest.mark.slow
 def test_a_killed_driver_resumes_from_its_last_checkpoint(local_ray, tmp_path):
     """`marlrec run` is killed (SIGKILL, with the Ray it started) once its synced
@@ -307,7 +228,6 @@ def test_a_killed_driver_resumes_from_its_last_checkpoint(local_ray, tmp_path):
                               stderr=subprocess.DEVNULL)
     def state_names_a_checkpoint() -> bool:  # what --resume will read: Tune's synced
         # experiment state, whose checkpoint manager is stored cloudpickled as hex
-        import re
 
         for path in tmp_path.glob("killed/PPO-per_role/experiment_state-*.json"):
             pickled = re.findall(r"([0-9a-f]{64,})", path.read_text(errors="replace"))
@@ -331,67 +251,6 @@ def test_a_killed_driver_resumes_from_its_last_checkpoint(local_ray, tmp_path):
     # continued from a checkpoint of iteration >= 2, not trained from scratch again
     assert last["training_iteration"] - last["iterations_since_restore"] >= 2
     assert checkpoints[-1] == "checkpoint_000049"  # every checkpoint kept, the last at 50
-
-
-def test_a_movielens_report_puts_held_out_ranking_next_to_simulated_metrics(
-        local_ray, movielens_data, tmp_path):
-    from marlrec.report.experiment_report import write_report
-    from marlrec.training.run import run_experiment
-
-    params = {**TINY, "catalog": "movielens-100k"}
-    for key in ("num_items", "num_providers", "num_users"):
-        params.pop(key)
-    spec = tiny_spec(tmp_path, env={"preset": "interest_evolution", "params": params},
-                     logging={"results_dir": str(tmp_path), "wandb_mode": "disabled"})
-    spec = parse_spec({**spec.to_dict(), "evaluation": {
-        "episodes": 2, "seed": 1000, "every_env_steps": 200, "absolute_factor": 2,
-        "baselines": ["random", "popularity", "collaborative_filtering"]}})
-    run_experiment(spec, verbose=0)
-    out = write_report(tmp_path / "tiny", reps=100)
-    report = (out / "report.md").read_text()
-    assert "## Offline ranking on held-out MovieLens-100k ratings (k = 10)" in report
-    ranking = json.loads((out / "scores.json").read_text())["ranking"]
-    assert set(ranking) == {"PPO per_role", "random", "popularity", "collaborative_filtering"}
-    assert len(ranking["PPO per_role"]["runs"]) == 2
-    for name, row in ranking.items():
-        assert f"| {name} |" in report.split("## Offline ranking")[1]
-        assert 0.0 <= row["ndcg"] <= 1.0 and row["users"] > 900
-    assert ranking["collaborative_filtering"]["ndcg"] > ranking["random"]["ndcg"]
-
-
-def test_a_cold_start_report_splits_warm_and_cold_and_ranks_with_learned_ids(
-        local_ray, movielens_data, tmp_path):
-    """Trained without new users and items (include_cold false), evaluated with them; the id
-    state's modules are scored on held-out ratings too."""
-    from PIL import Image
-
-    from marlrec.report.experiment_report import write_report
-    from marlrec.training.run import run_experiment
-
-    params = {**TINY, "catalog": "movielens-100k", "user_state": "id", "num_sessions": 4,
-              "cold_start": {"user_share": 0.4, "item_share": 0.2, "include_cold": False}}
-    for key in ("num_items", "num_providers", "num_users"):
-        params.pop(key)
-    spec = tiny_spec(tmp_path, env={"preset": "interest_evolution", "params": params},
-                     logging={"results_dir": str(tmp_path), "wandb_mode": "disabled"})
-    spec = parse_spec({**spec.to_dict(), "evaluation": {
-        "episodes": 2, "seed": 1000, "every_env_steps": 200, "absolute_factor": 2,
-        "baselines": ["random", "greedy_by_appeal"],
-        "env_params": {"cold_start": {"include_cold": True}}}})
-    run_experiment(spec, verbose=0)
-    out = write_report(tmp_path / "tiny", reps=100)
-    report = (out / "report.md").read_text()
-    section = report.split("## Cold start: new users and items against known ones")[1]
-    for policy in ("PPO per_role", "random", "greedy_by_appeal"):
-        row = next(line for line in section.splitlines() if line.startswith(f"| {policy} |"))
-        assert "—" not in row and "nan" not in row  # evaluation met cold users and items
-    with Image.open(out / "cold_start.png") as image:
-        image.verify()
-        assert image.size[0] > 800
-    runs = json.loads((out / "scores.json").read_text())["policies"]["PPO per_role"]["runs"]
-    assert all(0 < e["cold_item_impression_share"] < 1 for run in runs for e in run)
-    ranking = json.loads((out / "scores.json").read_text())["ranking"]
-    assert 0.0 <= ranking["PPO per_role"]["ndcg"] <= 1.0
 
 
 def test_metric_tables_leave_out_runs_without_a_value_and_mark_policies_with_none():
@@ -438,95 +297,6 @@ def test_a_training_seed_repeats_its_run_whatever_the_drivers_hash_seed(tmp_path
                         row["learners/slate_policy/total_loss"]) for row in rows])
     assert len(curves[0]) == 3
     assert curves[0] == curves[1]
-
-
-def test_variants_train_their_own_objective_and_the_report_draws_the_pareto_front(
-        local_ray, tmp_path):
-    """Each variant is its own Tune experiment whose envs take the variant's params (the
-    objective here), evaluated in its env; the report names the non-dominated policies."""
-    from marlrec.report.experiment_report import write_report
-    from marlrec.training.run import run_experiment
-
-    spec = tiny_spec(tmp_path, seeds=[0], stop={"env_steps": 200},
-                     env={"preset": "interest_evolution",
-                          "params": {**TINY, "reveal_exposure": True}},
-                     variants={"engagement": {},
-                               "fair_5": {"objective": {"exposure_fairness": 5}},
-                               "private": {"privacy_epsilon": 1.0}},
-                     evaluation={"episodes": 2, "seed": 1000, "absolute_factor": 2,
-                                 "baselines": ["random", "greedy_by_appeal"]},
-                     logging={"results_dir": str(tmp_path), "wandb_mode": "disabled"})
-    summaries = run_experiment(spec, verbose=0)
-    assert sorted((s.variant, s.seed) for s in summaries) == [
-        ("engagement", 0), ("fair_5", 0), ("private", 0)]
-    folder = tmp_path / "tiny"
-    for name, objective in (("engagement", None), ("fair_5", {"exposure_fairness": 5})):
-        (params,) = (folder / f"PPO-per_role-{name}").glob("*/params.json")
-        overrides = json.loads(params.read_text())["env_config"]["overrides"]
-        assert overrides.get("objective") == objective and overrides["reveal_exposure"]
-        assert (folder / "best" / f"PPO-per_role-{name}" / "seed_0" / "best.json").is_file()
-    out = write_report(folder, reps=100)
-    scores = json.loads((out / "scores.json").read_text())
-    names = {"PPO per_role engagement", "PPO per_role fair_5", "PPO per_role private",
-             "random", "greedy_by_appeal"}
-    assert set(scores["policies"]) == names
-    front = scores["tradeoff"]["non_dominated"]
-    assert front and set(front) <= names
-    gini = scores["tradeoff"]["estimates"]["provider_exposure_gini"]
-    engagement = scores["tradeoff"]["estimates"]["engagement_per_session"]
-    for a in front:  # nothing dominates a non-dominated policy
-        assert not any(engagement[b][0] >= engagement[a][0] and gini[b][0] <= gini[a][0]
-                       and (engagement[b][0], gini[b][0]) != (engagement[a][0], gini[a][0])
-                       for b in names)
-    report = (out / "report.md").read_text()
-    assert "| PPO per_role fair_5 |" in report and "non-dominated" in report
-    assert '`fair_5` `{"objective": {"exposure_fairness": 5}}`' in report
-    assert scores["privacy"] == {"PPO per_role engagement": None, "PPO per_role fair_5": None,
-                                 "PPO per_role private": 1.0}
-    assert "## Private user feedback" in report and (out / "privacy.png").stat().st_size > 5000
-
-
-@pytest.mark.parametrize("scheduler", ["asha", pytest.param("pbt", marks=pytest.mark.slow)])
-def test_a_search_tunes_on_its_own_seed_and_the_winner_trains_on_the_specs_seeds(
-        local_ray, tmp_path, scheduler):
-    import io
-
-    from rich.console import Console
-
-    from marlrec.report.experiment_report import write_report
-    from marlrec.training.run import run_experiment
-
-    spec = tiny_spec(tmp_path, seeds=[0], stop={"env_steps": 400},
-                     search={"space": {"lr": {"loguniform": [0.0001, 0.01]},
-                                       "num_epochs": {"choice": [1, 2]}},
-                             "scheduler": scheduler, "num_samples": 3, "seed": 77,
-                             "evaluation_seed": 90_000},
-                     evaluation={"episodes": 2, "seed": 1000, "every_env_steps": 200,
-                                 "absolute_factor": 2, "baselines": ["random"]},
-                     logging={"results_dir": str(tmp_path), "wandb_mode": "disabled"})
-    console = Console(file=io.StringIO(), width=200)  # the live table, as `marlrec run` shows
-    run_experiment(spec, console=console)
-    folder = tmp_path / "tiny"
-    entry = json.loads((folder / "search.json").read_text())["PPO-per_role"]
-    shown = console.file.getvalue()  # the search's trials beside the comparison's
-    last = dict(re.findall(r"(PPO-per_role search \d)\s+(done|stopped early|running)", shown))
-    assert sorted(last.values()) == sorted("done" if t["completed"] else "stopped early"
-                                           for t in entry["trials"])
-    assert re.search(r"PPO-per_role seed 0\s+done", shown) and "1,600 / 1,600 env steps" in shown
-    assert entry["scheduler"] == scheduler and len(entry["trials"]) == 3
-    assert entry["seed"] == 77 and entry["evaluation_seed"] == 90_000
-    completed = [t for t in entry["trials"] if t["completed"]]
-    assert completed and entry["winner_score"] == max(t["score"] for t in completed)
-    assert 0.0001 <= entry["winner"]["lr"] <= 0.01 and entry["winner"]["num_epochs"] in (1, 2)
-    assert not (folder / "best" / "PPO-per_role" / "seed_77").exists()  # nothing kept
-    (params,) = (folder / "PPO-per_role").glob("*/params.json")
-    trained = json.loads(params.read_text())
-    assert trained["seed"] == 0  # the comparison's own seed, with the winner's keys
-    assert trained["lr"] == pytest.approx(entry["winner"]["lr"])
-    assert trained["num_epochs"] == entry["winner"]["num_epochs"]
-    report = (write_report(folder, reps=100) / "report.md").read_text()
-    assert "## Hyperparameter search (before the comparison)" in report
-    assert f"### PPO-per_role: {scheduler.upper()}, 3 samples, tuning seed 77" in report
 
 
 def test_the_code_commit_says_dirty_exactly_when_the_code_has_uncommitted_changes():

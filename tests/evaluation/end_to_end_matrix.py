@@ -1,5 +1,7 @@
-"""Every algorithm x sharing mode that the spec accepts, through ``marlrec run`` (training,
-evaluations during training, the report) and ``marlrec report``, on a tiny budget.
+"""The end-to-end matrix: every algorithm x sharing mode that the spec accepts, through
+``marlrec run`` (training, evaluations during training, the report) and ``marlrec report``,
+on a tiny budget (``test_end_to_end_matrix_*.py`` split the algorithms in two files of
+about equal time, so two pytest workers share them).
 
 The algorithm tests of ``tests/training/test_rllib_config.py`` train through ``build_algo()``;
 this one goes through what a user runs, so an algorithm whose trained modules evaluation
@@ -11,14 +13,11 @@ from __future__ import annotations
 import json
 import math
 
-import pytest
 import yaml
 
-ray = pytest.importorskip("ray")
-
-from marlrec.algorithms import ALGORITHMS  # noqa: E402
-from marlrec.cli import main  # noqa: E402
-from marlrec.config.spec import parse_spec  # noqa: E402
+from marlrec.algorithms import ALGORITHMS
+from marlrec.cli import main
+from marlrec.config.spec import parse_spec
 
 TINY = {"catalog": "synthetic", "num_sessions": 2, "num_candidates": 4, "slate_size": 2,
         "horizon": 15, "user_state": "item_mean", "num_items": 60, "num_providers": 3,
@@ -55,16 +54,8 @@ def spec_of(algorithm: str, results_dir: str) -> dict:
                         "checkpoint_every": 50}}
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
-def test_every_algorithm_and_sharing_mode_runs_and_reports(local_ray, algorithm, tmp_path):
+def runs_and_reports(algorithm: str, tmp_path) -> None:
+    """Runs ``algorithm``'s every sharing mode through ``marlrec run`` and ``marlrec report``."""
     raw = spec_of(algorithm, str(tmp_path / "results"))
     spec = parse_spec(raw)  # the spec accepts every sharing mode of this algorithm
     assert spec.sharing == list(ALGORITHMS[algorithm].sharing_modes)
@@ -87,3 +78,7 @@ def test_every_algorithm_and_sharing_mode_runs_and_reports(local_ray, algorithm,
     assert again["policies"].keys() == before.keys()
     for name in learned:
         assert again["policies"][name]["runs"] == before[name]["runs"]
+
+
+# the two test files' algorithms (about 8 minutes each on 2 cores, 2026-12-07)
+SPLIT = (["APPO", "IMPALA", "MAPPO", "PPO"], ["DQN", "SlateQ", "SlateQ-CTDE"])

@@ -1,0 +1,31 @@
+"""The end-to-end matrix (``end_to_end_matrix.py``) for the actor-critic algorithms."""
+
+from __future__ import annotations
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from end_to_end_matrix import ALGORITHMS, runs_and_reports  # noqa: E402
+
+NAMES = ['APPO', 'IMPALA', 'MAPPO', 'PPO']
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_this_file_and_its_twin_cover_every_algorithm():
+    from end_to_end_matrix import SPLIT
+
+    assert sorted(a for names in SPLIT for a in names) == sorted(ALGORITHMS)
+    assert NAMES in SPLIT
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm", NAMES)
+def test_every_algorithm_and_sharing_mode_runs_and_reports(local_ray, algorithm, tmp_path):
+    runs_and_reports(algorithm, tmp_path)
