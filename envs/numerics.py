@@ -94,7 +94,8 @@ class FixedPoint:
     """A matrix as integers times powers of two, ready to multiply exactly.
 
     ``axis=1`` (a left operand ``(m, inner)``) scales each row, ``axis=0`` (a right operand
-    ``(inner, n)``) each column; ``mantissas * 2**exponents`` is the rounded matrix.
+    ``(inner, n)``) each column; ``mantissas * scale`` (a power of two per row or column) is
+    the rounded matrix.
     Build one once for an operand used many times (a basis, an index)."""
 
     def __init__(self, matrix: np.ndarray, axis: int) -> None:
@@ -108,10 +109,10 @@ class FixedPoint:
         self.inner = matrix.shape[axis]
         self.bits = _fixed_point_bits(self.inner)
         _, top = np.frexp(np.abs(matrix).max(axis=axis, keepdims=True, initial=0.0))
-        self.exponents = top - self.bits  # |entry| < 2**top
+        exponents = top - self.bits  # |entry| < 2**top
         # scaling by a power of two is exact; a product is faster than ldexp
-        self.mantissas = np.rint(matrix * np.ldexp(1.0, -self.exponents))
-        self.scale = np.ldexp(1.0, self.exponents)
+        self.mantissas = np.rint(matrix * np.ldexp(1.0, -exponents))
+        self.scale = np.ldexp(1.0, exponents)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -129,9 +130,7 @@ def matmul(a: np.ndarray, b: np.ndarray | FixedPoint) -> np.ndarray:
     if a.shape[-1] != right.inner:
         raise ValueError(f"matmul: shapes {a.shape} and {right.shape} do not align")
     lead = a.shape[:-1]
-    left = FixedPoint(a.reshape(-1, right.inner), axis=1)
-    if left.bits != right.bits:  # cannot happen: both follow from the inner size
-        raise AssertionError("fixed-point widths differ")
+    left = FixedPoint(a.reshape(-1, right.inner), axis=1)  # the same bits: the same inner
     out = left.mantissas @ right.mantissas  # every partial sum exact: order-free
     out *= left.scale  # powers of two: exact while the values stay normal floats
     out *= right.scale
@@ -183,12 +182,12 @@ def symmetric_eigen(matrix: np.ndarray, max_sweeps: int = 60) -> tuple[np.ndarra
 
 def _jacobi_sweeps(a: np.ndarray, v: np.ndarray, scale: float, max_sweeps: int) -> None:
     """Rotates ``a`` toward diagonal in place, accumulating the rotations in ``v``."""
-    size = a.shape[0]
+    rounds = _round_robin(a.shape[0])
     for _ in range(max_sweeps):
         off = (a * a).sum() - (np.diagonal(a) ** 2).sum()
         if off <= 1e-30 * scale:
             break
-        for p, q in _round_robin(size):
+        for p, q in rounds:
             app, aqq, apq = a[p, p], a[q, q], a[p, q]
             rotate = apq != 0
             theta = np.divide(aqq - app, 2.0 * apq, out=np.zeros(p.size), where=rotate)

@@ -28,3 +28,15 @@ def minilm():
     from marlrec.encoder import TransformersTextEncoder
 
     return TransformersTextEncoder()
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A local Ray of 2 CPUs, shared by the tests of one module (a module that needs another
+    cluster defines its own)."""
+    import ray
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+

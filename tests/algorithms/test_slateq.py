@@ -101,13 +101,6 @@ def test_slate_responses_record_what_the_platform_saw_of_the_last_chosen_slate()
     assert min(seen.values()) > 0  # every case happened
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def slateq_spec(algorithm: str = "SlateQ", **training) -> object:
     return parse_spec({
         "name": "slateq", "env": {"preset": "interest_evolution", "params": TINY},

@@ -18,3 +18,14 @@ def tiny_spec(results_dir, **extra):
         "resources": {"num_env_runners": 0},
         "logging": {"results_dir": str(results_dir), "checkpoint_every": 1,
                     "wandb_mode": "offline"}, **extra})
+
+
+def movielens_spec(results_dir, evaluation: dict, **params):
+    """:func:`tiny_spec` on MovieLens-100k (its own items, studios and users; ``params``
+    override the env's), W&B off, with ``evaluation``."""
+    env_params = {**TINY, "catalog": "movielens-100k", **params}
+    for key in ("num_items", "num_providers", "num_users"):
+        env_params.pop(key)
+    spec = tiny_spec(results_dir, env={"preset": "interest_evolution", "params": env_params},
+                     logging={"results_dir": str(results_dir), "wandb_mode": "disabled"})
+    return parse_spec({**spec.to_dict(), "evaluation": evaluation})

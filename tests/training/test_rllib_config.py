@@ -30,13 +30,6 @@ SCRIPTED_SLATES = {"slate_policy": {"learned": False}}
 SCRIPTED_PROVIDERS = {"provider": {"learned": False}}
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def test_module_tables_per_sharing_mode():
     env = envs.make_env("creator_economy", **TINY)
     learned = ["slate_policy", "provider"]

@@ -18,13 +18,6 @@ from marlrec.cli import main  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def finished_run(local_ray, tmp_path_factory):
     import io
 

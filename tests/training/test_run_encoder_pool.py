@@ -15,13 +15,6 @@ from run_specs import TINY, tiny_spec  # noqa: E402
 from marlrec.report.encoder_figures import encoder_pool_figures  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def test_a_grid_of_sharing_modes_with_mappo_and_the_encoder_pool_from_the_spec(
         local_ray, tmp_path):
     """``sharing`` as a list makes one Tune experiment per algorithm x mode; the spec's

@@ -10,16 +10,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from run_specs import TINY, tiny_spec  # noqa: E402
-
-from marlrec.config.spec import parse_spec  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+from run_specs import TINY, movielens_spec, tiny_spec  # noqa: E402
 
 
 def test_a_movielens_report_puts_held_out_ranking_next_to_simulated_metrics(
@@ -27,14 +18,9 @@ def test_a_movielens_report_puts_held_out_ranking_next_to_simulated_metrics(
     from marlrec.report.experiment_report import write_report
     from marlrec.training.run import run_experiment
 
-    params = {**TINY, "catalog": "movielens-100k"}
-    for key in ("num_items", "num_providers", "num_users"):
-        params.pop(key)
-    spec = tiny_spec(tmp_path, env={"preset": "interest_evolution", "params": params},
-                     logging={"results_dir": str(tmp_path), "wandb_mode": "disabled"})
-    spec = parse_spec({**spec.to_dict(), "evaluation": {
+    spec = movielens_spec(tmp_path, {
         "episodes": 2, "seed": 1000, "every_env_steps": 200, "absolute_factor": 2,
-        "baselines": ["random", "popularity", "collaborative_filtering"]}})
+        "baselines": ["random", "popularity", "collaborative_filtering"]})
     run_experiment(spec, verbose=0)
     out = write_report(tmp_path / "tiny", reps=100)
     report = (out / "report.md").read_text()
@@ -57,16 +43,12 @@ def test_a_cold_start_report_splits_warm_and_cold_and_ranks_with_learned_ids(
     from marlrec.report.experiment_report import write_report
     from marlrec.training.run import run_experiment
 
-    params = {**TINY, "catalog": "movielens-100k", "user_state": "id", "num_sessions": 4,
-              "cold_start": {"user_share": 0.4, "item_share": 0.2, "include_cold": False}}
-    for key in ("num_items", "num_providers", "num_users"):
-        params.pop(key)
-    spec = tiny_spec(tmp_path, env={"preset": "interest_evolution", "params": params},
-                     logging={"results_dir": str(tmp_path), "wandb_mode": "disabled"})
-    spec = parse_spec({**spec.to_dict(), "evaluation": {
+    spec = movielens_spec(tmp_path, {
         "episodes": 2, "seed": 1000, "every_env_steps": 200, "absolute_factor": 2,
         "baselines": ["random", "greedy_by_appeal"],
-        "env_params": {"cold_start": {"include_cold": True}}}})
+        "env_params": {"cold_start": {"include_cold": True}}},
+        user_state="id", num_sessions=4,
+        cold_start={"user_share": 0.4, "item_share": 0.2, "include_cold": False})
     run_experiment(spec, verbose=0)
     out = write_report(tmp_path / "tiny", reps=100)
     report = (out / "report.md").read_text()
